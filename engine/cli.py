@@ -1,0 +1,303 @@
+"""Command line: ``python -m engine COMMAND ...``.
+
+The command names, flags and JSON keys documented in the README are a contract that
+scripts depend on: add to them, never rename. ``--json`` prints one JSON object on the
+last line of standard output; progress goes to standard error.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shlex
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+
+class CLIError(RuntimeError):
+    """An error whose message is shown to the user as is (exit code 2)."""
+
+
+def _emit(result: dict, as_json: bool, render) -> None:
+    if as_json:
+        print(json.dumps(_nan_to_none(result)))
+    else:
+        render(result)
+
+
+def _nan_to_none(obj):
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _nan_to_none(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_nan_to_none(v) for v in obj]
+    return obj
+
+
+def _tqdm_progress(desc: str):
+    """A progress callback drawing one tqdm bar per (phase, epoch)."""
+    from tqdm import tqdm
+
+    state = {"bar": None, "key": None}
+
+    def report(p) -> None:
+        key = (p.phase, p.epoch)
+        if state["key"] != key:
+            if state["bar"] is not None:
+                state["bar"].close()
+            state["bar"] = tqdm(total=p.batches, desc=f"{desc} {p.phase} epoch {p.epoch}/{p.epochs}",
+                                file=sys.stderr, leave=True, dynamic_ncols=True)
+            state["key"] = key
+        bar = state["bar"]
+        bar.n = p.batch
+        postfix = {}
+        if p.losses.get("members"):
+            postfix["loss"] = "/".join(f"{v:.3f}" for v in p.losses["members"])
+        if p.eta_seconds is not None:
+            postfix["eta"] = f"{p.eta_seconds / 60:.1f}min"
+        if p.history:
+            h = p.history
+            postfix = {"acc": f"{h.get('ensemble_clean_accuracy', float('nan')):.3f}"}
+            if "transferability" in h:
+                postfix["transfer"] = f"{h['transferability']:.3f}"
+            bar.set_postfix(postfix)
+            bar.close()
+            state["bar"] = None
+            state["key"] = None
+            return
+        bar.set_postfix(postfix, refresh=False)
+        bar.refresh()
+
+    return report
+
+
+# --------------------------------------------------------------------------- commands
+
+def cmd_train(args) -> int:
+    from .config import make_config
+    from .train import train
+
+    try:
+        config = make_config(args.method, args.preset, dataset=args.dataset, arch=args.arch, members=args.members,
+                             epochs=args.epochs, seed=args.seed, device=args.device, init_from=args.init_from,
+                             batch_size=args.batch_size, lr=args.lr, data_dir=args.data_dir,
+                             pretrain_epochs=args.pretrain_epochs, train_subset=args.train_subset,
+                             bf16=args.bf16 or None, method_params=_parse_params(args.param))
+    except (ValidationError, ValueError) as exc:
+        raise CLIError(f"invalid training configuration:\n{exc}") from None
+    out = train(config, args.out, resume=args.resume, progress=None if args.quiet else _tqdm_progress(args.method),
+                command=shlex.join(["python", "-m", "engine", *sys.argv[1:]]))
+    from .checkpoint import read_meta
+
+    meta = read_meta(out)
+    last = meta["history"][-1] if meta.get("history") else {}
+    result = {"checkpoint": str(Path(out).resolve()), "method": meta["method"], "epoch": meta["epoch"],
+              "ensemble_clean_accuracy": last.get("ensemble_clean_accuracy"),
+              "member_clean_accuracy": last.get("member_clean_accuracy"),
+              "transferability": last.get("transferability")}
+    _emit(result, args.json, lambda r: print(f"saved {r['checkpoint']} (epoch {r['epoch']}, "
+                                             f"ensemble accuracy {r['ensemble_clean_accuracy']})"))
+    return 0
+
+
+def _parse_params(pairs: list[str] | None) -> dict:
+    params = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise CLIError(f"--param expects KEY=VALUE, got {pair!r}")
+        key, value = pair.split("=", 1)
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = value
+    return params
+
+
+def cmd_eval_transferability(args) -> int:
+    from .checkpoint import load_checkpoint
+    from .data import load_split
+    from .evaluation.transferability import transferability
+    from .train import select_device
+
+    device = select_device(args.device)
+    ensemble, meta = load_checkpoint(args.checkpoint, device)
+    dataset = args.dataset or meta["dataset"]
+    test = load_split(dataset, "test", args.data_dir)
+    bar = None
+    if not args.quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(desc="transferability", file=sys.stderr, total=None)
+
+    def progress(done, total):
+        if bar is not None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+    result = transferability(ensemble, test, eps=args.eps, samples=args.samples, steps=args.steps,
+                             restarts=args.restarts, step_size=args.step_size, backend=args.backend,
+                             seed=args.seed, device=device, progress=progress)
+    if bar is not None:
+        bar.close()
+    result.update(checkpoint=str(Path(args.checkpoint).resolve()), dataset=dataset, method=meta.get("method"))
+
+    def render(r):
+        k = len(r["matrix"])
+        print(f"{r['method']} on {dataset}: ε={r['eps']}, PGD-{r['steps']} x{r['restarts']}, {r['samples']} samples")
+        print("source \\ target " + " ".join(f"{j:>6}" for j in range(k)) + "  ensemble")
+        for i, row in enumerate(r["matrix"]):
+            print(f"{i:>15} " + " ".join(f"{v:6.3f}" for v in row) + f"  {r['ensemble'][i]:8.3f}")
+        print(f"off-diagonal mean {r['off_diagonal_mean']:.3f}; clean accuracy: ensemble "
+              f"{r['ensemble_clean_accuracy']:.4f}, members {[round(a, 4) for a in r['member_clean_accuracy']]}")
+
+    _emit(result, args.json, render)
+    return 0
+
+
+def cmd_import(args) -> int:
+    from .checkpoint import import_checkpoint, read_meta
+
+    out = import_checkpoint(args.path, fmt=args.format, dataset=args.dataset, arch=args.arch, out=args.out)
+    meta = read_meta(out)
+    result = {"checkpoint": str(out.resolve()), "members": meta["members"], "arch": meta["arch"],
+              "dataset": meta["dataset"]}
+    _emit(result, args.json, lambda r: print(f"imported {r['members']} members into {r['checkpoint']}"))
+    return 0
+
+
+def cmd_info(args) -> int:
+    from .checkpoint import content_hash, read_meta
+
+    meta = read_meta(args.checkpoint)
+    result = {k: meta.get(k) for k in ("method", "method_params", "dataset", "arch", "members", "epoch", "epochs",
+                                        "seed", "leaky_relu", "complete", "init_from", "command", "versions",
+                                        "source", "saved_at")}
+    result["history"] = meta.get("history", [])
+    result["content_hash"] = content_hash(args.checkpoint)
+
+    def render(r):
+        print(f"{r['method']} ensemble: {r['members']} x {r['arch']} on {r['dataset']}, epoch {r['epoch']}/{r['epochs']}"
+              f"{'' if r['complete'] else ' (incomplete: resume with --resume)'}")
+        if r["method_params"]:
+            print(f"  hyperparameters: {r['method_params']}")
+        for h in r["history"]:
+            line = f"  epoch {h['epoch']:>3}: acc {h.get('ensemble_clean_accuracy', float('nan')):.4f}"
+            if "transferability" in h:
+                line += f"  transferability {h['transferability']:.3f} (ε={h['transfer_eps']})"
+            print(line)
+
+    _emit(result, args.json, render)
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from .bench import bench_dverge_step
+
+    layers = [int(v) for v in args.layers.split(",")] if args.layers else None
+    result = bench_dverge_step(arch=args.arch, members=args.members, batch_size=args.batch_size, layers=layers,
+                               repeats=args.repeats, reference=not args.no_reference, device=args.device)
+
+    def render(r):
+        for key, value in r.items():
+            print(f"{key:>20}: {value}")
+
+    _emit(result, args.json, render)
+    return 0
+
+
+# --------------------------------------------------------------------------- parser
+
+def build_parser() -> argparse.ArgumentParser:
+    from .methods import METHODS
+
+    parser = argparse.ArgumentParser(prog="python -m engine", description="Robust-ensembles lab engine")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train an ensemble (or resume one)")
+    t.add_argument("--method", required=True, choices=list(METHODS))
+    t.add_argument("--dataset", help="fashion_mnist (default), mnist, cifar10 or folder:PATH")
+    t.add_argument("--arch", help="lenet5 (default) or resnet<6n+2>")
+    t.add_argument("--members", type=int)
+    t.add_argument("--out", required=True, help="checkpoint directory to write")
+    t.add_argument("--preset", choices=["quick", "paper"])
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--from", dest="init_from", help="start from this checkpoint (DVERGE: a trained baseline)")
+    t.add_argument("--seed", type=int)
+    t.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    t.add_argument("--resume", action="store_true", help="continue the run in --out from its last saved epoch")
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--lr", type=float, help="override the method's learning rate")
+    t.add_argument("--pretrain-epochs", type=int, help="baseline pre-training epochs for DVERGE-family methods")
+    t.add_argument("--train-subset", type=int, help="train on a random subset of this many images")
+    t.add_argument("--param", action="append", metavar="KEY=VALUE", help="method hyperparameter (repeatable), e.g. eps=0.2")
+    t.add_argument("--bf16", action="store_true", help="bf16 autocast on CUDA")
+    t.add_argument("--data-dir")
+    t.add_argument("--json", action="store_true")
+    t.add_argument("--quiet", action="store_true", help="no progress bars")
+    t.set_defaults(func=cmd_train)
+
+    ev = sub.add_parser("eval", help="evaluate a checkpoint")
+    evsub = ev.add_subparsers(dest="evaluation", required=True)
+    tr = evsub.add_parser("transferability", help="within-ensemble transferability (DVERGE Fig. 3)")
+    tr.add_argument("checkpoint")
+    tr.add_argument("--eps", type=float, required=True)
+    tr.add_argument("--steps", type=int, default=20)
+    tr.add_argument("--restarts", type=int, default=1)
+    tr.add_argument("--step-size", type=float, help="default ε/5")
+    tr.add_argument("--samples", type=int, default=500)
+    tr.add_argument("--dataset", help="default: the checkpoint's data set")
+    tr.add_argument("--backend", choices=["native", "advertorch"], default="native")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    tr.add_argument("--data-dir")
+    tr.add_argument("--json", action="store_true")
+    tr.add_argument("--quiet", action="store_true")
+    tr.set_defaults(func=cmd_eval_transferability)
+
+    im = sub.add_parser("import-checkpoint", help="convert a foreign checkpoint (DVERGE release format)")
+    im.add_argument("path")
+    im.add_argument("--format", required=True, choices=["dverge"])
+    im.add_argument("--dataset", required=True)
+    im.add_argument("--arch", required=True)
+    im.add_argument("--out", required=True)
+    im.add_argument("--json", action="store_true")
+    im.set_defaults(func=cmd_import)
+
+    info = sub.add_parser("info", help="describe a checkpoint")
+    info.add_argument("checkpoint")
+    info.add_argument("--json", action="store_true")
+    info.set_defaults(func=cmd_info)
+
+    bench = sub.add_parser("bench", help="benchmarks (print timings)")
+    bsub = bench.add_subparsers(dest="benchmark", required=True)
+    ds = bsub.add_parser("dverge-step", help="seconds per full DVERGE step, per distillation layer")
+    ds.add_argument("--arch", default="resnet20")
+    ds.add_argument("--members", type=int, default=3)
+    ds.add_argument("--batch-size", type=int, default=128)
+    ds.add_argument("--layers", default="1,5,10,15,20")
+    ds.add_argument("--repeats", type=int, default=2)
+    ds.add_argument("--no-reference", action="store_true", help="skip timing the reference-style step")
+    ds.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    ds.add_argument("--json", action="store_true")
+    ds.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .checkpoint import CheckpointError
+    from .data import DataNotFoundError
+    from .train import TrainingError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (CLIError, CheckpointError, DataNotFoundError, TrainingError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; a training run can be continued with --resume", file=sys.stderr)
+        return 130

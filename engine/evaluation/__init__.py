@@ -1,0 +1,1 @@
+"""Evaluations of trained ensembles (accuracy, within-ensemble transferability)."""

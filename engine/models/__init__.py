@@ -1,0 +1,83 @@
+"""Architectures (a registry), the normalizing wrapper and feature taps.
+
+Every architecture is an ``nn.Module`` mapping normalized inputs to logits and listing its
+*feature layers*: the modules whose output is a pre-activation tensor, in forward order,
+numbered from 1 as in the DVERGE paper (ResNet-20: 20 layers, LeNet-5: 5). Methods only
+ever ask for "layer l", never for an architecture's internals.
+"""
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+import torch
+from torch import nn
+
+from .lenet import LeNet5
+from .resnet import CifarResNet
+
+
+class Normalizer(nn.Module):
+    """Per-channel ``(x - mean) / std`` inside the model, so inputs stay in [0, 1]."""
+
+    def __init__(self, mean, std):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean.view(1, -1, 1, 1)) / self.std.view(1, -1, 1, 1)
+
+
+class Classifier(nn.Module):
+    """``normalizer`` + ``model``: the state-dict layout of the DVERGE reference code."""
+
+    def __init__(self, model: nn.Module, mean, std):
+        super().__init__()
+        self.normalizer = Normalizer(mean, std)
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(self.normalizer(x))
+
+    def feature_layers(self) -> list[nn.Module]:
+        return self.model.feature_layers()
+
+
+def _resnet_builder(depth: int) -> Callable[..., nn.Module]:
+    return lambda channels, num_classes, leaky: CifarResNet(depth, channels, num_classes, leaky)
+
+
+ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
+    "lenet5": lambda channels, num_classes, leaky: LeNet5(channels, num_classes, leaky),
+}
+
+
+def _arch_builder(arch: str) -> Callable[..., nn.Module]:
+    if arch in ARCHITECTURES:
+        return ARCHITECTURES[arch]
+    match = re.fullmatch(r"resnet(\d+)", arch)
+    if match and (int(match.group(1)) - 2) % 6 == 0 and int(match.group(1)) >= 8:
+        return _resnet_builder(int(match.group(1)))
+    raise ValueError(f"Unknown architecture '{arch}'. Choose lenet5 or resnet<6n+2> "
+                     "(resnet8, resnet14, resnet20, resnet32, ...)")
+
+
+def validate_arch(arch: str) -> str:
+    _arch_builder(arch)
+    return arch
+
+
+def build_classifier(arch: str, *, channels: int, num_classes: int, mean, std,
+                     leaky: bool = False) -> Classifier:
+    """A fresh member: architecture ``arch`` behind a normalizer. ``leaky`` swaps ReLU
+    for leaky ReLU (slope 0.1), which GAL needs so input gradients do not vanish."""
+    return Classifier(_arch_builder(arch)(channels, num_classes, leaky), mean, std)
+
+
+def activation(leaky: bool) -> nn.Module:
+    return nn.LeakyReLU(0.1) if leaky else nn.ReLU()
+
+
+__all__ = ["ARCHITECTURES", "Classifier", "Normalizer", "activation", "build_classifier",
+           "validate_arch"]

@@ -1,0 +1,76 @@
+"""CIFAR ResNet-(6n+2) (He et al. 2016, option-B shortcuts), laid out like the DVERGE
+reference code so its release checkpoints load: conv1/bn1 stem, layer1-3 of n BasicBlocks
+(16/32/64 channels; the first block of layer2/3 strides 2 with a 1x1 conv + BN
+``downsample``), global 8x8 average pool, ``fc``."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, in_planes: int, planes: int, stride: int, leaky: bool):
+        super().__init__()
+        from . import activation
+
+        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride=1, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.act = activation(leaky)
+        self.downsample = None
+        if stride != 1 or in_planes != planes:
+            self.downsample = nn.Sequential(
+                nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False), nn.BatchNorm2d(planes))
+        # Identity whose output is the block's pre-activation sum: a hook point only.
+        self.preact = nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.act(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        shortcut = x if self.downsample is None else self.downsample(x)
+        return self.act(self.preact(out + shortcut))
+
+
+class CifarResNet(nn.Module):
+    """Feature layers (6n+2 of them; 20 for ResNet-20, DVERGE numbering): stem conv+bn;
+    for every block its inner conv+bn and its output before the ReLU; the logits."""
+
+    def __init__(self, depth: int = 20, channels: int = 3, num_classes: int = 10, leaky: bool = False):
+        super().__init__()
+        from . import activation
+
+        if (depth - 2) % 6 != 0:
+            raise ValueError(f"ResNet depth must be 6n+2, got {depth}")
+        n = (depth - 2) // 6
+        self.conv1 = nn.Conv2d(channels, 16, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(16)
+        self.act = activation(leaky)
+        in_planes = 16
+        layers = []
+        for planes, stride in ((16, 1), (32, 2), (64, 2)):
+            blocks = []
+            for b in range(n):
+                blocks.append(BasicBlock(in_planes, planes, stride if b == 0 else 1, leaky))
+                in_planes = planes
+            layers.append(nn.Sequential(*blocks))
+        self.layer1, self.layer2, self.layer3 = layers
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(64, num_classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.act(self.bn1(self.conv1(x)))
+        x = self.layer3(self.layer2(self.layer1(x)))
+        return self.fc(torch.flatten(self.pool(x), 1))
+
+    def blocks(self) -> list[BasicBlock]:
+        return [b for layer in (self.layer1, self.layer2, self.layer3) for b in layer]
+
+    def feature_layers(self) -> list[nn.Module]:
+        taps: list[nn.Module] = [self.bn1]
+        for block in self.blocks():
+            taps += [block.bn1, block.preact]
+        return taps + [self.fc]

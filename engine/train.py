@@ -1,0 +1,246 @@
+"""The one training loop for every method.
+
+Per epoch: the method's per-epoch choice (DVERGE's random layer), one optimizer step per
+batch on the method's loss, the learning-rate schedule (÷10 at 50% and 75% of the
+epochs, DVERGE appendix A), a cheap evaluation (clean accuracy and a within-ensemble
+transferability estimate, so DVERGE Fig. 2 can be drawn from the history) and an atomic
+checkpoint with everything needed to resume.
+"""
+from __future__ import annotations
+
+import math
+import random
+import shlex
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from . import checkpoint as ckpt
+from . import data
+from .config import TrainConfig
+from .ensemble import Ensemble
+from .evaluation.accuracy import clean_accuracy
+from .evaluation.transferability import correct_samples, transfer_matrix
+from .methods import Batch, get_method
+from .models import build_classifier
+
+
+class TrainingError(RuntimeError):
+    """A run cannot start or continue (message says why and what to do)."""
+
+
+@dataclass
+class Progress:
+    """One progress report: the CLI renders it with tqdm, the app polls the job store."""
+
+    phase: str  # "pretrain" or "train"
+    epoch: int  # 1-based
+    epochs: int
+    batch: int  # 1-based within the epoch
+    batches: int
+    losses: dict = field(default_factory=dict)
+    eta_seconds: float | None = None
+    history: dict | None = None  # set on the last report of an epoch
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+def select_device(name: str = "auto") -> torch.device:
+    """CUDA when present (``auto``), otherwise CPU; ``cuda`` without a GPU is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise TrainingError("--device cuda was requested but no CUDA device is available; use --device auto or cpu")
+    return torch.device(name)
+
+
+def lr_milestones(epochs: int) -> list[int]:
+    return sorted({m for m in (round(0.5 * epochs), round(0.75 * epochs)) if 0 < m < epochs})
+
+
+def _optimizer(method, params, lr: float | None):
+    recipe = method.optimizer
+    lr = lr if lr is not None else recipe.lr
+    if recipe.name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay)
+    return torch.optim.Adam(params, lr=lr, weight_decay=recipe.weight_decay)
+
+
+def _same_run(meta: dict, config: TrainConfig) -> list[str]:
+    old = meta.get("config", {})
+    keys = ("method", "dataset", "arch", "members", "seed", "batch_size", "method_params", "train_subset")
+    return [k for k in keys if old.get(k) != getattr(config, k)]
+
+
+def _fresh_ensemble(config: TrainConfig, spec: data.DataSpec, leaky: bool) -> Ensemble:
+    return Ensemble(build_classifier(config.arch, channels=spec.channels, num_classes=spec.num_classes,
+                                     mean=spec.mean, std=spec.std, leaky=leaky) for _ in range(config.members))
+
+
+def _initial_ensemble(config, spec, method_cls, out: Path, progress, device) -> tuple[Ensemble, str | None]:
+    if config.init_from:
+        source, meta = ckpt.load_checkpoint(config.init_from)
+        problems = [f"{k}: {meta.get(k)} != {getattr(config, k)}" for k in ("arch", "dataset", "members")
+                    if meta.get(k) != getattr(config, k)]
+        if problems:
+            raise TrainingError(f"--from {config.init_from} does not match this run ({'; '.join(problems)})")
+        ensemble = _fresh_ensemble(config, spec, method_cls.leaky_relu)
+        ensemble.load_state_dict(source.state_dict())
+        return ensemble, str(Path(config.init_from).resolve())
+    if method_cls.starts_from_baseline and config.pretrain_epochs > 0:
+        pre = TrainConfig(method="baseline", dataset=config.dataset, arch=config.arch, members=config.members,
+                          epochs=config.pretrain_epochs, batch_size=config.batch_size, seed=config.seed,
+                          device=config.device, bf16=config.bf16, data_dir=config.data_dir,
+                          history_samples=config.history_samples, history_eps=config.history_eps,
+                          eval_samples=config.eval_samples, preset=config.preset)
+        pre_dir = out / "pretrain"
+        relay = (lambda p: progress(Progress(**{**p.__dict__, "phase": "pretrain"}))) if progress else None
+        train(pre, pre_dir, resume=True, progress=relay, device=device)
+        source, _ = ckpt.load_checkpoint(pre_dir)
+        ensemble = _fresh_ensemble(config, spec, method_cls.leaky_relu)
+        ensemble.load_state_dict(source.state_dict())
+        return ensemble, str(pre_dir.resolve())
+    return _fresh_ensemble(config, spec, method_cls.leaky_relu), None
+
+
+def _evaluate(ensemble: Ensemble, test: data.ImageData, config: TrainConfig, spec, device) -> dict:
+    subset = test.subset(config.eval_samples, seed=1234)
+    result = clean_accuracy(ensemble, subset.images(), subset.y, device=device)
+    if config.history_samples and len(ensemble) > 1:
+        eps = config.history_eps or spec.attack_eps
+        x, y = correct_samples(ensemble, test, config.history_samples, seed=4321, device=device)
+        if len(y):
+            t = transfer_matrix(ensemble, x, y, eps=eps, steps=10, restarts=1, device=device, seed=4321)
+            result.update(transferability=t["off_diagonal_mean"], transfer_matrix=t["matrix"],
+                          transfer_eps=eps, transfer_samples=int(len(y)))
+    return result
+
+
+def train(config: TrainConfig, out: str | Path, *, resume: bool = False, progress: ProgressFn | None = None,
+          device: torch.device | None = None, command: str | None = None) -> Path:
+    """Train (or resume) the run described by ``config`` into the checkpoint dir ``out``."""
+    out = Path(out)
+    device = device or select_device(config.device)
+    method_cls = get_method(config.method)
+    spec = data.get_spec(config.dataset, config.data_dir)
+    train_data = data.load_split(config.dataset, "train", config.data_dir).subset(config.train_subset, config.seed)
+    test_data = data.load_split(config.dataset, "test", config.data_dir)
+    method = method_cls(config.params(), spec)
+
+    existing = (out / ckpt.META).is_file()
+    if existing and not resume:
+        raise TrainingError(f"{out} already holds a checkpoint; pass --resume to continue it or choose another --out")
+    state = None
+    if existing:
+        meta = ckpt.read_meta(out)
+        mismatch = _same_run(meta, config)
+        if mismatch:
+            raise TrainingError(f"{out} holds a different run (differs in: {', '.join(mismatch)}); "
+                                "choose another --out to start a new one")
+        ensemble, _ = ckpt.load_checkpoint(out)
+        ensemble = Ensemble(list(ensemble.members))
+        state = ckpt.load_train_state(out)
+        history, start_epoch, init_from = meta.get("history", []), int(meta["epoch"]), meta.get("init_from")
+        if start_epoch >= config.epochs:
+            return out
+    else:
+        random.seed(config.seed)
+        torch.manual_seed(config.seed)
+        ensemble, init_from = _initial_ensemble(config, spec, method_cls, out, progress, device)
+        history, start_epoch = [], 0
+
+    ensemble.to(device)
+    optimizer = _optimizer(method, ensemble.parameters(), config.lr)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, lr_milestones(config.epochs), 0.1)
+    rng = random.Random(config.seed)
+    batch_gen = torch.Generator().manual_seed(config.seed)
+    source_gen = torch.Generator().manual_seed(config.seed + 1)
+    if state is not None:
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        rng.setstate(_to_random_state(state["python_rng"]))
+        batch_gen.set_state(state["batch_gen"])
+        source_gen.set_state(state["source_gen"])
+        torch.set_rng_state(state["torch_rng"])
+
+    n_batches = data.num_batches(train_data, config.batch_size, drop_last=True)
+    if n_batches == 0:
+        raise TrainingError(f"the training set ({len(train_data)} images) is smaller than one batch ({config.batch_size})")
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=config.bf16 and device.type == "cuda")
+    base_meta = {"method": config.method, "method_params": config.method_params, "dataset": config.dataset,
+                 "arch": config.arch, "channels": spec.channels, "num_classes": spec.num_classes,
+                 "mean": list(spec.mean), "std": list(spec.std), "leaky_relu": method_cls.leaky_relu,
+                 "epochs": config.epochs, "seed": config.seed, "config": config.model_dump(),
+                 "init_from": init_from, "command": command or shlex.join([sys.executable, *sys.argv])}
+    run_start, batches_run = time.time(), 0
+    total_batches_left = (config.epochs - start_epoch) * n_batches
+
+    for epoch in range(start_epoch + 1, config.epochs + 1):
+        epoch_start = time.time()
+        info = method.begin_epoch(epoch, ensemble, rng)
+        sums: dict[str, float] = {}
+        member_sums = [0.0] * len(ensemble)
+        source_iter = (data.batches(train_data, config.batch_size, shuffle=True, generator=source_gen,
+                                    augment=spec.augment, drop_last=True) if method.needs_source_batch else None)
+        ensemble.train()
+        for b, (x, y) in enumerate(data.batches(train_data, config.batch_size, shuffle=True, generator=batch_gen,
+                                                augment=spec.augment, drop_last=True), start=1):
+            batch = Batch(x.to(device), y.to(device))
+            if source_iter is not None:
+                xs, ys = next(source_iter)
+                batch.xs, batch.ys = xs.to(device), ys.to(device)
+            with autocast:
+                losses = method.loss(ensemble, batch)
+            if not torch.isfinite(losses.total):
+                raise TrainingError(f"loss became {float(losses.total)} at epoch {epoch}, batch {b}; "
+                                    "lower the learning rate (--lr) or resume from the last checkpoint")
+            optimizer.zero_grad(set_to_none=True)
+            losses.total.backward()
+            optimizer.step()
+            batches_run += 1
+            member_sums = [s + v for s, v in zip(member_sums, losses.members)]
+            sums["total"] = sums.get("total", 0.0) + float(losses.total)
+            for k, v in losses.terms.items():
+                sums[k] = sums.get(k, 0.0) + float(v)
+            if progress:
+                rate = (time.time() - run_start) / batches_run
+                progress(Progress("train", epoch, config.epochs, b, n_batches,
+                                  {"total": float(losses.total), "members": losses.members, **losses.terms},
+                                  eta_seconds=rate * (total_batches_left - batches_run)))
+        epoch_lr = optimizer.param_groups[0]["lr"]
+        scheduler.step()
+        entry = {"epoch": epoch, "lr": epoch_lr,
+                 **info, "loss": sums.get("total", 0.0) / n_batches,
+                 "member_loss": [s / n_batches for s in member_sums],
+                 **{k: v / n_batches for k, v in sums.items() if k not in ("total", "layer")},
+                 "train_seconds": round(time.time() - epoch_start, 2)}
+        entry.update(_evaluate(ensemble, test_data, config, spec, device))
+        history.append(entry)
+        train_state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                       "python_rng": _from_random_state(rng.getstate()), "batch_gen": batch_gen.get_state(),
+                       "source_gen": source_gen.get_state(), "torch_rng": torch.get_rng_state()}
+        ckpt.save_checkpoint(out, ensemble, dict(base_meta, epoch=epoch, history=history,
+                                                 complete=epoch == config.epochs), train_state)
+        if progress:
+            progress(Progress("train", epoch, config.epochs, n_batches, n_batches, {}, eta_seconds=
+                              (time.time() - run_start) / max(batches_run, 1) * (total_batches_left - batches_run),
+                              history=entry))
+    return out
+
+
+def _from_random_state(state: tuple) -> dict:
+    """Python's RNG state as tensors (so it loads with weights_only=True)."""
+    version, internal, gauss = state
+    return {"version": version, "internal": torch.tensor(internal, dtype=torch.int64),
+            "gauss": math.nan if gauss is None else gauss}
+
+
+def _to_random_state(saved: dict) -> tuple:
+    gauss = saved["gauss"]
+    return (saved["version"], tuple(int(v) for v in saved["internal"].tolist()),
+            None if isinstance(gauss, float) and math.isnan(gauss) else gauss)

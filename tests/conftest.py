@@ -1,0 +1,78 @@
+"""Shared fixtures: real Fashion-MNIST and quick-preset ensembles trained once per session.
+
+Ensembles are trained by the engine exactly as ``python -m engine train --preset quick``
+does. Set ROBUST_ENSEMBLES_TEST_CACHE=DIR to keep them between local runs (a run that
+finds a complete checkpoint there reuses it; CI always starts empty).
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+import torch
+
+from engine import data
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("ROBUST_ENSEMBLES_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture(scope="session")
+def fmnist_test() -> data.ImageData:
+    return data.load_split("fashion_mnist", "test")
+
+
+@pytest.fixture(scope="session")
+def fmnist_train() -> data.ImageData:
+    return data.load_split("fashion_mnist", "train")
+
+
+@pytest.fixture(scope="session")
+def zoo_dir() -> Path:
+    cached = os.environ.get("ROBUST_ENSEMBLES_TEST_CACHE")
+    if cached:
+        Path(cached).mkdir(parents=True, exist_ok=True)
+        return Path(cached)
+    return Path(tempfile.mkdtemp(prefix="robust-ensembles-test-"))
+
+
+class QuickZoo:
+    """Trains quick-preset ensembles on demand, once per session."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def get(self, method: str, **overrides) -> Path:
+        from engine.checkpoint import read_meta
+        from engine.config import make_config
+        from engine.train import train
+
+        name = method + "".join(f"-{k}={v}" for k, v in sorted(overrides.items()) if k != "init_from")
+        out = self.root / name
+        if (out / "meta.json").is_file() and read_meta(out).get("complete"):
+            return out
+        method_params = overrides.pop("method_params", None)
+        config = make_config(method, "quick", method_params=method_params, device="cpu", **overrides)
+        return train(config, out, resume=True)
+
+
+@pytest.fixture(scope="session")
+def quick_zoo(zoo_dir) -> QuickZoo:
+    return QuickZoo(zoo_dir)
+
+
+@pytest.fixture(scope="session")
+def quick_baseline(quick_zoo) -> Path:
+    return quick_zoo.get("baseline")
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """``shared/data`` beside the repository (CI has it; set ROBUST_ENSEMBLES_SHARED_DATA elsewhere)."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared data not found at {SHARED_DATA} (set ROBUST_ENSEMBLES_SHARED_DATA)")
+    return SHARED_DATA

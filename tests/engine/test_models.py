@@ -1,0 +1,78 @@
+"""Architectures: DVERGE layer numbering, feature taps, the official checkpoint layout."""
+import pytest
+import torch
+
+from engine.ensemble import Ensemble, layer_output
+from engine.models import build_classifier, validate_arch
+
+
+def _member(arch, channels=1, leaky=False):
+    return build_classifier(arch, channels=channels, num_classes=10, mean=[0.5] * channels,
+                            std=[0.25] * channels, leaky=leaky)
+
+
+@pytest.mark.parametrize("arch, channels, layers", [("lenet5", 1, 5), ("resnet20", 3, 20), ("resnet32", 3, 32),
+                                                    ("resnet8", 3, 8)])
+def test_feature_layers_follow_dverge_numbering(arch, channels, layers):
+    assert len(_member(arch, channels).feature_layers()) == layers
+
+
+def test_resnet20_tap_7_13_19_are_the_resblock_outputs_and_20_the_logits():
+    model = _member("resnet20", 3).eval()
+    x = torch.rand(2, 3, 32, 32)
+    assert layer_output(model, 7, x).shape == (2, 16, 32, 32)
+    assert layer_output(model, 13, x).shape == (2, 32, 16, 16)
+    assert layer_output(model, 19, x).shape == (2, 64, 8, 8)
+    assert torch.allclose(layer_output(model, 20, x), model(x))
+
+
+def test_block_output_tap_is_before_the_relu():
+    model = _member("resnet20", 3).eval()
+    out = layer_output(model, 3, torch.rand(4, 3, 32, 32))
+    assert (out < 0).any(), "a pre-activation tensor has negative entries"
+
+
+def test_layer_output_stops_the_forward_pass_early():
+    model = _member("lenet5").eval()
+    calls = []
+    model.model.fc3.register_forward_hook(lambda *a: calls.append(1))
+    layer_output(model, 2, torch.rand(1, 1, 28, 28))
+    assert calls == []
+
+
+def test_layer_output_rejects_out_of_range_layers():
+    with pytest.raises(ValueError, match="1..5"):
+        layer_output(_member("lenet5"), 6, torch.rand(1, 1, 28, 28))
+
+
+def test_leaky_relu_variant_passes_negative_gradients():
+    model = _member("lenet5", leaky=True)
+    assert any(isinstance(m, torch.nn.LeakyReLU) and m.negative_slope == 0.1 for m in model.modules())
+
+
+def test_unknown_architectures_are_refused_with_the_choices():
+    for bad in ("resnet21", "vgg16"):
+        with pytest.raises(ValueError, match="lenet5"):
+            validate_arch(bad)
+
+
+def test_normalization_is_inside_the_model():
+    model = _member("lenet5")
+    assert torch.equal(model.normalizer(torch.full((1, 1, 2, 2), 0.75)), torch.ones(1, 1, 2, 2))
+
+
+def test_ensemble_prediction_is_the_mean_of_member_softmax():
+    ens = Ensemble([_member("lenet5") for _ in range(3)]).eval()
+    x = torch.rand(5, 1, 28, 28)
+    expected = torch.stack([m(x).softmax(-1) for m in ens.members]).mean(0)
+    assert torch.allclose(ens(x), expected, atol=1e-6)
+    assert torch.allclose(ens.log_probs(x).exp(), expected, atol=1e-6)
+    assert ens.member_logits(x).shape == (3, 5, 10)
+
+
+def test_official_dverge_state_dict_keys_match(shared_dir):
+    from engine.checkpoint import load_weights_only
+
+    raw = load_weights_only(shared_dir / "dverge-official" / "baseline_seed0_3x_resnet20_epoch200.pth")
+    ours = build_classifier("resnet20", channels=3, num_classes=10, mean=[0.5] * 3, std=[0.2] * 3).state_dict()
+    assert set(raw["model0"]) == set(ours)
