@@ -21,7 +21,7 @@ import torch
 
 from . import checkpoint as ckpt
 from . import data
-from .config import TrainConfig
+from .config import TrainConfig, make_config
 from .ensemble import Ensemble
 from .evaluation.accuracy import clean_accuracy
 from .evaluation.transferability import correct_samples, transfer_matrix
@@ -93,11 +93,12 @@ def _initial_ensemble(config, spec, method_cls, out: Path, progress, device) -> 
         ensemble.load_state_dict(source.state_dict())
         return ensemble, str(Path(config.init_from).resolve())
     if method_cls.starts_from_baseline and config.pretrain_epochs > 0:
-        pre = TrainConfig(method="baseline", dataset=config.dataset, arch=config.arch, members=config.members,
-                          epochs=config.pretrain_epochs, batch_size=config.batch_size, seed=config.seed,
-                          device=config.device, bf16=config.bf16, data_dir=config.data_dir,
+        # The same run as `train --method baseline` with this preset and seed would do.
+        pre = make_config("baseline", config.preset, dataset=config.dataset, arch=config.arch,
+                          members=config.members, epochs=config.pretrain_epochs, batch_size=config.batch_size,
+                          seed=config.seed, device=config.device, bf16=config.bf16, data_dir=config.data_dir,
                           history_samples=config.history_samples, history_eps=config.history_eps,
-                          eval_samples=config.eval_samples, preset=config.preset)
+                          eval_samples=config.eval_samples)
         pre_dir = out / "pretrain"
         relay = (lambda p: progress(Progress(**{**p.__dict__, "phase": "pretrain"}))) if progress else None
         train(pre, pre_dir, resume=True, progress=relay, device=device)
