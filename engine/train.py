@@ -205,13 +205,14 @@ def train(config: TrainConfig, out: str | Path, *, resume: bool = False, progres
             optimizer.step()
             batches_run += 1
             member_sums = [s + v for s, v in zip(member_sums, losses.members)]
-            sums["total"] = sums.get("total", 0.0) + float(losses.total)
+            total = float(losses.total.detach())
+            sums["total"] = sums.get("total", 0.0) + total
             for k, v in losses.terms.items():
                 sums[k] = sums.get(k, 0.0) + float(v)
             if progress:
                 rate = (time.time() - run_start) / batches_run
                 progress(Progress("train", epoch, config.epochs, b, n_batches,
-                                  {"total": float(losses.total), "members": losses.members, **losses.terms},
+                                  {"total": total, "members": losses.members, **losses.terms},
                                   eta_seconds=rate * (total_batches_left - batches_run)))
         epoch_lr = optimizer.param_groups[0]["lr"]
         scheduler.step()

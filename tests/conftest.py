@@ -7,6 +7,7 @@ finds a complete checkpoint there reuses it; CI always starts empty).
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -51,7 +52,8 @@ class QuickZoo:
         from engine.config import make_config
         from engine.train import train
 
-        name = method + "".join(f"-{k}={v}" for k, v in sorted(overrides.items()) if k != "init_from")
+        tag = "".join(f"-{k}={v}" for k, v in sorted(overrides.items()) if k != "init_from")
+        name = method + re.sub(r"[^A-Za-z0-9=._-]+", "_", tag)
         out = self.root / name
         if (out / "meta.json").is_file() and read_meta(out).get("complete"):
             return out

@@ -1,0 +1,25 @@
+"""The app starts and its zoo page renders, empty or with a real ensemble."""
+import shutil
+
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import REPO
+
+
+def _app(monkeypatch, home):
+    monkeypatch.setenv("ROBUST_ENSEMBLES_HOME", str(home))
+    monkeypatch.setattr("engine.zoo.SHIPPED", home / "none")
+    return AppTest.from_file(str(REPO / "app" / "main.py"), default_timeout=60).run()
+
+
+def test_empty_zoo_says_how_to_train_one(monkeypatch, tmp_path):
+    at = _app(monkeypatch, tmp_path)
+    assert not at.exception
+    assert "python -m engine train" in at.info[0].value
+
+
+def test_zoo_lists_a_trained_ensemble(monkeypatch, tmp_path, quick_baseline):
+    shutil.copytree(quick_baseline, tmp_path / "ensembles" / "baseline")
+    at = _app(monkeypatch, tmp_path)
+    assert not at.exception
+    assert at.dataframe[0].value["method"].tolist() == ["baseline"]
