@@ -31,8 +31,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "quick": {
         "*": _QUICK_BASE,
         "baseline": _SGD_LENET,
-        "gal": dict(epochs=2, train_subset=30_000),
-        "smd": dict(epochs=2, train_subset=30_000),
+        "gal": dict(epochs=2),
+        "smd": dict(epochs=2),
         "dverge": _QUICK_DVERGE,
         "smd_plus": dict(_QUICK_DVERGE, lr=None),
         "dverge_advt": dict(_QUICK_DVERGE, train_subset=12_800),

