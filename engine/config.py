@@ -35,7 +35,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "smd": dict(epochs=2),
         "dverge": _QUICK_DVERGE,
         "smd_plus": dict(_QUICK_DVERGE, lr=None),
-        "dverge_advt": dict(_QUICK_DVERGE, train_subset=12_800),
+        "dverge_advt": dict(_QUICK_DVERGE, train_subset=6_400),
         "advt": dict(_SGD_LENET, epochs=2, train_subset=15_000),
         "cce": dict(_SGD_LENET, epochs=1, train_subset=30_000),
     },
