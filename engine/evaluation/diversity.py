@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from ..ensemble import Ensemble, attack_mode
 from ..losses import ensemble_diversity_logdet, pairwise_cosine, pairwise_cosine_lse
-from ..methods.gal import input_gradients
+from ..gradients import input_gradients
 
 
 def _batched(fn, x, y, batch_size=500):

@@ -13,22 +13,8 @@ import torch.nn.functional as F
 from pydantic import Field
 
 from ..losses import pairwise_cosine_lse
+from ..gradients import input_gradients
 from .base import ADAM_PAPER, Batch, Losses, Method, Params, member_list
-
-
-def input_gradients(ensemble, x: torch.Tensor, score_fn, create_graph: bool) -> torch.Tensor:
-    """∂score_k/∂x for every member k, [K, B, ...], from one backward pass: each member
-    sees its own leaf copy of x, so the per-member gradients stay separate.
-    ``score_fn(logits, k)`` returns the scalar whose gradient is wanted and the member's CE
-    (or None)."""
-    copies = [x.detach().clone().requires_grad_(True) for _ in ensemble.members]
-    scores, extras = [], []
-    for k, (member, xk) in enumerate(zip(ensemble.members, copies)):
-        score, extra = score_fn(member(xk), k)
-        scores.append(score)
-        extras.append(extra)
-    grads = torch.autograd.grad(torch.stack(scores).sum(), copies, create_graph=create_graph)
-    return torch.stack(grads), extras
 
 
 class GALParams(Params):

@@ -13,9 +13,9 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
+from ..gradients import input_gradients
 from ..losses import pairwise_cosine_lse
 from .base import ADAM_PAPER, Batch, Losses, Method, Params, member_list
-from .gal import input_gradients
 
 
 def saliency_alignment(ensemble, x: torch.Tensor, y: torch.Tensor, create_graph: bool):

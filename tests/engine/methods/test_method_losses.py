@@ -10,7 +10,7 @@ from engine.data import SPECS
 from engine.ensemble import Ensemble
 from engine.methods import METHODS, Batch
 from engine.methods.dverge import cross_distilled_losses
-from engine.methods.gal import input_gradients
+from engine.gradients import input_gradients
 
 
 class Affine(nn.Module):
