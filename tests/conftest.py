@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -33,12 +34,15 @@ def fmnist_train() -> data.ImageData:
 
 
 @pytest.fixture(scope="session")
-def zoo_dir() -> Path:
+def zoo_dir():
     cached = os.environ.get("ROBUST_ENSEMBLES_TEST_CACHE")
     if cached:
         Path(cached).mkdir(parents=True, exist_ok=True)
-        return Path(cached)
-    return Path(tempfile.mkdtemp(prefix="robust-ensembles-test-"))
+        yield Path(cached)
+        return
+    root = Path(tempfile.mkdtemp(prefix="robust-ensembles-test-"))
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
 
 
 class QuickZoo:
