@@ -6,8 +6,8 @@ Writes are atomic and crash-safe: weight files of epoch e get fresh names
 (``member_0.e3.safetensors``), ``meta.json`` is replaced atomically last, and only then are
 the previous epoch's files removed. Whatever instant a run dies, ``meta.json`` names files
 that exist and match their hashes. Nothing is ever unpickled: weights load through
-safetensors, optimizer state and foreign ``.pth`` files through ``torch.load(...,
-weights_only=True)``.
+safetensors; optimizer state and foreign ``.pth`` files load only in torch's
+weights-only mode (see ``load_weights_only``).
 """
 from __future__ import annotations
 
