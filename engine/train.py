@@ -144,7 +144,6 @@ def train(config: TrainConfig, out: str | Path, *, resume: bool = False, progres
             raise TrainingError(f"{out} holds a different run (differs in: {', '.join(mismatch)}); "
                                 "choose another --out to start a new one")
         ensemble, _ = ckpt.load_checkpoint(out)
-        ensemble = Ensemble(list(ensemble.members))
         state = ckpt.load_train_state(out)
         history, start_epoch, init_from = meta.get("history", []), int(meta["epoch"]), meta.get("init_from")
         if start_epoch >= config.epochs:
@@ -181,6 +180,9 @@ def train(config: TrainConfig, out: str | Path, *, resume: bool = False, progres
     run_start, batches_run = time.time(), 0
     total_batches_left = (config.epochs - start_epoch) * n_batches
 
+    def eta() -> float:
+        return (time.time() - run_start) / max(batches_run, 1) * (total_batches_left - batches_run)
+
     for epoch in range(start_epoch + 1, config.epochs + 1):
         epoch_start = time.time()
         info = method.begin_epoch(epoch, ensemble, rng)
@@ -210,10 +212,8 @@ def train(config: TrainConfig, out: str | Path, *, resume: bool = False, progres
             for k, v in losses.terms.items():
                 sums[k] = sums.get(k, 0.0) + float(v)
             if progress:
-                rate = (time.time() - run_start) / batches_run
                 progress(Progress("train", epoch, config.epochs, b, n_batches,
-                                  {"total": total, "members": losses.members, **losses.terms},
-                                  eta_seconds=rate * (total_batches_left - batches_run)))
+                                  {"total": total, "members": losses.members, **losses.terms}, eta_seconds=eta()))
         epoch_lr = optimizer.param_groups[0]["lr"]
         scheduler.step()
         entry = {"epoch": epoch, "lr": epoch_lr,
@@ -229,8 +229,7 @@ def train(config: TrainConfig, out: str | Path, *, resume: bool = False, progres
         ckpt.save_checkpoint(out, ensemble, dict(base_meta, epoch=epoch, history=history,
                                                  complete=epoch == config.epochs), train_state)
         if progress:
-            progress(Progress("train", epoch, config.epochs, n_batches, n_batches, {}, eta_seconds=
-                              (time.time() - run_start) / max(batches_run, 1) * (total_batches_left - batches_run),
+            progress(Progress("train", epoch, config.epochs, n_batches, n_batches, {}, eta_seconds=eta(),
                               history=entry))
     return out
 
