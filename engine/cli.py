@@ -116,45 +116,133 @@ def _parse_params(pairs: list[str] | None) -> dict:
     return params
 
 
-def cmd_eval_transferability(args) -> int:
-    from .checkpoint import load_checkpoint
-    from .data import load_split
-    from .evaluation.transferability import transferability
-    from .train import select_device
+def _config_from_args(analysis, args) -> dict:
+    return {name: getattr(args, name) for name in analysis.config.model_fields
+            if getattr(args, name, None) is not None}
 
-    device = select_device(args.device)
-    ensemble, meta = load_checkpoint(args.checkpoint, device)
-    dataset = args.dataset or meta["dataset"]
-    test = load_split(dataset, "test", args.data_dir)
-    bar = None
-    if not args.quiet:
-        from tqdm import tqdm
 
-        bar = tqdm(desc="transferability", file=sys.stderr, total=None)
+def _analysis_progress(quiet: bool):
+    if quiet:
+        return None, lambda: None
+    from tqdm import tqdm
 
-    def progress(done, total):
-        if bar is not None:
-            bar.total = total
-            bar.n = done
-            bar.refresh()
+    state = {"bar": None, "what": None}
 
-    result = transferability(ensemble, test, eps=args.eps, samples=args.samples, steps=args.steps,
-                             restarts=args.restarts, step_size=args.step_size, backend=args.backend,
-                             seed=args.seed, device=device, progress=progress)
-    if bar is not None:
-        bar.close()
-    result.update(checkpoint=str(Path(args.checkpoint).resolve()), dataset=dataset, method=meta.get("method"))
+    def progress(done: int, total: int, what: str = "") -> None:
+        if state["what"] != what or state["bar"] is None:
+            if state["bar"] is not None:
+                state["bar"].close()
+            state["bar"] = tqdm(desc=what or "computing", total=total, file=sys.stderr, dynamic_ncols=True)
+            state["what"] = what
+        bar = state["bar"]
+        bar.total = total
+        bar.n = done
+        bar.refresh()
 
-    def render(r):
-        k = len(r["matrix"])
-        print(f"{r['method']} on {dataset}: ε={r['eps']}, PGD-{r['steps']} x{r['restarts']}, {r['samples']} samples")
-        print("source \\ target " + " ".join(f"{j:>6}" for j in range(k)) + "  ensemble")
-        for i, row in enumerate(r["matrix"]):
-            print(f"{i:>15} " + " ".join(f"{v:6.3f}" for v in row) + f"  {r['ensemble'][i]:8.3f}")
-        print(f"off-diagonal mean {r['off_diagonal_mean']:.3f}; clean accuracy: ensemble "
-              f"{r['ensemble_clean_accuracy']:.4f}, members {[round(a, 4) for a in r['member_clean_accuracy']]}")
+    def close() -> None:
+        if state["bar"] is not None:
+            state["bar"].close()
 
-    _emit(result, args.json, render)
+    return progress, close
+
+
+def _run_analyses(args) -> tuple:
+    from . import analysis as registry
+    from .cache import ResultCache
+
+    analysis = registry.get(args.analysis_name)
+    config = _config_from_args(analysis, args)
+    cache = ResultCache(args.cache_dir) if args.cache_dir else None
+    progress, close = _analysis_progress(args.quiet)
+    results = []
+    try:
+        for checkpoint in args.checkpoints:
+            result = registry.run(analysis.name, checkpoint, config, device=args.device, data_dir=args.data_dir,
+                                  progress=progress, cache=cache)
+            results.append((registry.label(checkpoint), dict(result, checkpoint=str(Path(checkpoint).resolve()))))
+    except registry.AnalysisError as exc:
+        raise CLIError(str(exc)) from None
+    finally:
+        close()
+    return analysis, results
+
+
+def _without_arrays(obj):
+    """Results minus their arrays (images, grids): those go to ``export``, not the terminal."""
+    import numpy as np
+
+    if isinstance(obj, dict):
+        kept = {k: _without_arrays(v) for k, v in obj.items() if not isinstance(v, np.ndarray)}
+        return {k: v for k, v in kept.items() if v != {}}
+    if isinstance(obj, list):
+        return [_without_arrays(v) for v in obj]
+    return obj
+
+
+def cmd_eval(args) -> int:
+    from .export import jsonable
+
+    analysis, results = _run_analyses(args)
+    payload = [_without_arrays(r) for _, r in results]
+    result = payload[0] if len(payload) == 1 else {"results": payload}
+
+    def render(_r):
+        render_text = TEXT_RENDERERS.get(analysis.name)
+        for (label, r), _ in zip(results, payload):
+            print(f"== {label}: {analysis.title} on {r.get('dataset')}")
+            if render_text:
+                render_text(r)
+            else:
+                for row in analysis.table([(label, r)]):
+                    print("  " + ", ".join(f"{k}={_short(v)}" for k, v in row.items() if k not in ("ensemble",)))
+
+    if args.json:
+        print(json.dumps(jsonable(result)))
+    else:
+        render(result)
+    return 0
+
+
+def _short(value):
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return value
+
+
+def _render_transferability(r: dict) -> None:
+    k = len(r["matrix"])
+    print(f"ε={r['eps']}, PGD-{r['steps']} x{r['restarts']}, {r['samples']} samples")
+    print("source \\ target " + " ".join(f"{j:>6}" for j in range(k)) + "  ensemble")
+    for i, row in enumerate(r["matrix"]):
+        print(f"{i:>15} " + " ".join(f"{v:6.3f}" for v in row) + f"  {r['ensemble'][i]:8.3f}")
+    print(f"off-diagonal mean {r['off_diagonal_mean']:.3f}; clean accuracy: ensemble "
+          f"{r['ensemble_clean_accuracy']:.4f}, members {[round(a, 4) for a in r['member_clean_accuracy']]}")
+
+
+TEXT_RENDERERS = {"transferability": _render_transferability}
+
+
+def cmd_export(args) -> int:
+    from .checkpoint import atomic_write_bytes
+    from .export import ExportError, export_bytes, filename
+
+    analysis, results = _run_analyses(args)
+    fmt = args.format or (Path(args.out).suffix.lstrip(".").lower() if args.out else "") or "png"
+    view = _parse_params(args.view)
+    try:
+        data = export_bytes(analysis, results, fmt, **view)
+    except ExportError as exc:
+        raise CLIError(str(exc)) from None
+    config = results[0][1].get("config", {})
+    name = filename(analysis.name, results, fmt, eps=config.get("eps"))
+    out = Path(args.out) if args.out else Path(name)
+    if out.is_dir() or (args.out and args.out.endswith(("/", "\\"))):
+        out = out / name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out, data)
+    result = {"file": str(out.resolve()), "format": fmt, "bytes": len(data), "analysis": analysis.name,
+              "checkpoints": [r["checkpoint"] for _, r in results]}
+    _emit(result, args.json, lambda r: print(f"wrote {r['file']} ({r['bytes']} bytes)"))
     return 0
 
 
@@ -240,23 +328,30 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true", help="no progress bars")
     t.set_defaults(func=cmd_train)
 
-    ev = sub.add_parser("eval", help="evaluate a checkpoint")
+    from . import analysis as registry
+    from .export import FORMATS
+
+    ev = sub.add_parser("eval", help="run an analysis on one or more checkpoints (cached)")
     evsub = ev.add_subparsers(dest="evaluation", required=True)
-    tr = evsub.add_parser("transferability", help="within-ensemble transferability (DVERGE Fig. 3)")
-    tr.add_argument("checkpoint")
-    tr.add_argument("--eps", type=float, required=True)
-    tr.add_argument("--steps", type=int, default=20)
-    tr.add_argument("--restarts", type=int, default=1)
-    tr.add_argument("--step-size", type=float, help="default ε/5")
-    tr.add_argument("--samples", type=int, default=500)
-    tr.add_argument("--dataset", help="default: the checkpoint's data set")
-    tr.add_argument("--backend", choices=["native", "advertorch"], default="native")
-    tr.add_argument("--seed", type=int, default=0)
-    tr.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    tr.add_argument("--data-dir")
-    tr.add_argument("--json", action="store_true")
-    tr.add_argument("--quiet", action="store_true")
-    tr.set_defaults(func=cmd_eval_transferability)
+    ex = sub.add_parser("export", help="export an analysis' figure (png/svg/pdf/html) or data (csv/json)")
+    exsub = ex.add_subparsers(dest="figure", required=True)
+    for name in registry.available():
+        analysis = registry.get(name)
+        for parent, func in ((evsub, cmd_eval), (exsub, cmd_export)):
+            p = parent.add_parser(name, help=f"{analysis.title} ({analysis.reference})" if analysis.reference
+                                  else analysis.title)
+            p.add_argument("checkpoints", nargs="+", metavar="CKPT", help="checkpoint directories (compared side by side)")
+            add_config_arguments(p, analysis.config)
+            p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+            p.add_argument("--data-dir")
+            p.add_argument("--cache-dir", help="result cache (default: the user data directory's cache/)")
+            p.add_argument("--json", action="store_true")
+            p.add_argument("--quiet", action="store_true", help="no progress bars")
+            if func is cmd_export:
+                p.add_argument("--format", choices=FORMATS, help="default: from --out's suffix, else png")
+                p.add_argument("--out", help="file (or directory) to write; default: a descriptive name here")
+                p.add_argument("--view", action="append", metavar="KEY=VALUE", help="figure option (repeatable)")
+            p.set_defaults(func=func, analysis_name=name)
 
     im = sub.add_parser("import-checkpoint", help="convert a foreign checkpoint (DVERGE release format)")
     im.add_argument("path")
@@ -287,15 +382,48 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_config_arguments(parser: argparse.ArgumentParser, model) -> None:
+    """One flag per field of a pydantic config (``step_size`` -> ``--step-size``); lists
+    are comma-separated. Validation stays with the model."""
+    import typing
+
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        args = typing.get_args(annotation)
+        if typing.get_origin(annotation) is typing.Union:
+            annotation = next(a for a in args if a is not type(None))
+            args = typing.get_args(annotation)
+        kwargs: dict = {"help": info.description}
+        origin = typing.get_origin(annotation)
+        if origin is typing.Literal:
+            kwargs["choices"] = list(args)
+            kwargs["type"] = type(args[0])
+        elif origin in (list, tuple):
+            item = args[0] if args else str
+            kwargs["type"] = lambda text, item=item: [item(v) for v in text.split(",") if v.strip()]
+            kwargs["metavar"] = "V1,V2,..."
+        elif annotation is bool:
+            kwargs["type"] = lambda text: text.lower() in ("1", "true", "yes", "on")
+            kwargs["metavar"] = "true|false"
+        else:
+            kwargs["type"] = annotation if annotation in (int, float, str) else str
+        if info.is_required():
+            kwargs["required"] = True
+        elif info.default is not None:
+            kwargs["help"] = f"{info.description or ''} (default: {info.default})".strip()
+        parser.add_argument("--" + name.replace("_", "-"), dest=name, **kwargs)
+
+
 def main(argv: list[str] | None = None) -> int:
     from .checkpoint import CheckpointError
     from .data import DataNotFoundError
     from .train import TrainingError
+    from .analysis import AnalysisError
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (CLIError, CheckpointError, DataNotFoundError, TrainingError) as exc:
+    except (CLIError, CheckpointError, DataNotFoundError, TrainingError, AnalysisError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -23,6 +23,19 @@ SHARED_DATA = Path(os.environ.get("ROBUST_ENSEMBLES_SHARED_DATA", REPO.parent / 
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def isolated_result_cache(tmp_path_factory):
+    """Analyses cache into a per-session directory, never the user's."""
+    directory = tmp_path_factory.mktemp("result-cache")
+    previous = os.environ.get("ROBUST_ENSEMBLES_CACHE")
+    os.environ["ROBUST_ENSEMBLES_CACHE"] = str(directory)
+    yield directory
+    if previous is None:
+        os.environ.pop("ROBUST_ENSEMBLES_CACHE", None)
+    else:
+        os.environ["ROBUST_ENSEMBLES_CACHE"] = previous
+
+
 @pytest.fixture(scope="session")
 def fmnist_test() -> data.ImageData:
     return data.load_split("fashion_mnist", "test")

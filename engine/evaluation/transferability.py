@@ -8,13 +8,17 @@ extra ``ensemble`` column is the success rate against the whole ensemble.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Literal, Optional
 
+import numpy as np
 import torch
+from pydantic import Field
 
+from ..analysis import Analysis, AnalysisConfig, Context
 from ..attacks import advertorch_pgd, pgd
 from ..data import ImageData
 from ..ensemble import Ensemble, attack_mode
+from ..figures import transferability as figures
 from .accuracy import clean_accuracy, member_predictions
 
 BACKENDS = {"native": pgd, "advertorch": advertorch_pgd}
@@ -42,8 +46,12 @@ def correct_samples(ensemble: Ensemble, data: ImageData, n: int, seed: int = 0,
 def transfer_matrix(ensemble: Ensemble, x: torch.Tensor, y: torch.Tensor, *, eps: float,
                     steps: int = 20, restarts: int = 1, step_size: float | None = None,
                     backend: str = "native", batch_size: int = 500, device="cpu", seed: int = 0,
-                    progress: Callable[[int, int], None] | None = None) -> dict:
-    """Success-rate matrix [K, K] and ensemble column [K] on (x, y), already all-correct."""
+                    progress: Callable[[int, int], None] | None = None, examples: int = 0) -> dict:
+    """Success-rate matrix [K, K] and ensemble column [K] on (x, y), already all-correct.
+
+    With ``examples`` > 0 the result also holds the first ``examples`` samples' clean
+    images, their adversarial versions from every source member (first restart) and every
+    target's prediction on them (what a click on a heatmap cell shows)."""
     attack = BACKENDS[backend]
     step_size = eps / 5 if step_size is None else step_size
     k, n = len(ensemble), x.shape[0]
@@ -52,6 +60,7 @@ def transfer_matrix(ensemble: Ensemble, x: torch.Tensor, y: torch.Tensor, *, eps
     torch.manual_seed(seed)  # advertorch draws its random start from the global generator
     total = k * -(-n // batch_size)
     done = 0
+    example_adv, example_pred = [], []
     with attack_mode(ensemble):
         for i, source in enumerate(ensemble.members):
             for start in range(0, n, batch_size):
@@ -66,21 +75,33 @@ def transfer_matrix(ensemble: Ensemble, x: torch.Tensor, y: torch.Tensor, *, eps
                     ens_wrong = logits.softmax(-1).mean(0).argmax(-1).view(restarts, -1) != yb
                 fooled[i, :k] += wrong.any(1).sum(1).cpu()
                 fooled[i, k] += int(ens_wrong.any(0).sum())
+                if start == 0 and examples:
+                    m = min(examples, xb.shape[0])
+                    example_adv.append(adv[0, :m].cpu().numpy().astype("float16"))
+                    member_pred = logits.argmax(-1).view(k, restarts, -1)[:, 0, :m]
+                    ens_pred = logits.softmax(-1).mean(0).argmax(-1).view(restarts, -1)[0, :m]
+                    example_pred.append(torch.cat([member_pred, ens_pred[None]]).cpu().numpy())
                 done += 1
                 if progress:
                     progress(done, total)
     rates = fooled.float() / max(n, 1)
     matrix = rates[:, :k]
     off = matrix[~torch.eye(k, dtype=torch.bool)]
-    return {"matrix": matrix.tolist(), "ensemble": rates[:, k].tolist(),
-            "off_diagonal_mean": float(off.mean()) if k > 1 else float("nan"),
-            "diagonal_mean": float(matrix.diagonal().mean())}
+    result = {"matrix": matrix.tolist(), "ensemble": rates[:, k].tolist(),
+              "off_diagonal_mean": float(off.mean()) if k > 1 else float("nan"),
+              "diagonal_mean": float(matrix.diagonal().mean())}
+    if example_adv:
+        m = example_adv[0].shape[0]
+        result["examples"] = {"clean": x[:m].numpy().astype("float16"), "label": y[:m].numpy(),
+                              "adversarial": np.stack(example_adv),  # [source, n, C, H, W]
+                              "prediction": np.stack(example_pred)}  # [source, target (+ensemble), n]
+    return result
 
 
 def transferability(ensemble: Ensemble, test: ImageData, *, eps: float, samples: int = 500,
                     steps: int = 20, restarts: int = 1, step_size: float | None = None,
                     backend: str = "native", seed: int = 0, device="cpu",
-                    clean_samples: int | None = None, progress=None) -> dict:
+                    clean_samples: int | None = None, progress=None, examples: int = 0) -> dict:
     """The full DVERGE 4.2 protocol on a test split; the JSON-ready result of
     ``python -m engine eval transferability``."""
     ensemble = ensemble.to(device)
@@ -89,8 +110,30 @@ def transferability(ensemble: Ensemble, test: ImageData, *, eps: float, samples:
     x, y = correct_samples(ensemble, test, samples, seed, device)
     result.update(transfer_matrix(ensemble, x, y, eps=eps, steps=steps, restarts=restarts,
                                   step_size=step_size if step_size is not None else eps / 5,
-                                  backend=backend, device=device, seed=seed, progress=progress))
+                                  backend=backend, device=device, seed=seed, progress=progress,
+                                  examples=examples))
     result.update(samples=int(x.shape[0]), eps=eps, steps=steps, restarts=restarts,
                   step_size=step_size if step_size is not None else eps / 5, backend=backend,
                   clean_samples=len(clean))
     return result
+
+
+class Config(AnalysisConfig):
+    eps: float = Field(gt=0, le=1, description="L∞ budget (images in [0, 1])")
+    steps: int = Field(20, ge=1, le=1000, description="PGD steps (paper: 50)")
+    restarts: int = Field(1, ge=1, le=20, description="random starts (paper: 5)")
+    step_size: Optional[float] = Field(None, gt=0, description="default ε/5")
+    backend: Literal["native", "advertorch"] = "native"
+    examples: int = Field(8, ge=0, le=64, description="adversarial examples kept per source member")
+
+
+def compute(ctx: Context, config: Config) -> dict:
+    return transferability(ctx.ensemble, ctx.test, eps=config.eps, samples=config.samples, steps=config.steps,
+                           restarts=config.restarts, step_size=config.step_size, backend=config.backend,
+                           seed=config.seed, device=ctx.device, examples=config.examples,
+                           progress=lambda done, total: ctx.report(done, total, "transferability"))
+
+
+ANALYSIS = Analysis(name="transferability", title="Within-ensemble transferability", config=Config,
+                    compute=compute, figure=figures.transferability_figure, table=figures.transferability_table,
+                    reference="DVERGE 4.2, Fig. 3")

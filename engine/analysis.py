@@ -1,0 +1,181 @@
+"""The analysis registry and its cached runner: what the app's views and
+``python -m engine eval NAME`` / ``export NAME`` call.
+
+An analysis is one :class:`Analysis` entry: a typed config (pydantic, validated once at
+the edge; the CLI flags are generated from it), a ``compute(ctx, config) -> dict`` that
+returns plain data (JSON values and numpy arrays), a ``figure(results)`` builder that draws
+one or several ensembles' results side by side, and a ``table(results)`` giving the rows
+exported as CSV. Each lives in its own module under ``engine/evaluation`` and is listed in
+``MODULES`` below (imported lazily).
+
+:func:`run` caches every result on disk (:mod:`engine.cache`), keyed by the checkpoint's
+content hash and the full config, so a second identical request never recomputes.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+from .cache import ResultCache, cache_key, default_cache
+
+Progress = Callable[[int, int, str], None]  # (done, total, what)
+Results = list[tuple[str, dict]]  # (label, result) per compared ensemble
+
+#: analysis name -> module defining ``ANALYSIS``. Order is the order of the CLI and app.
+MODULES = {
+    "transferability": "engine.evaluation.transferability",
+    "whitebox": "engine.evaluation.whitebox",
+    "blackbox": "engine.evaluation.blackbox",
+    "diversity": "engine.evaluation.diversity_analysis",
+    "distill": "engine.evaluation.distilled",
+    "decision-region": "engine.evaluation.decision_region",
+    "saliency": "engine.evaluation.saliency",
+    "detection": "engine.evaluation.detection",
+    "cce-subsets": "engine.evaluation.cce_subsets",
+    "history": "engine.evaluation.history",
+}
+
+
+class AnalysisConfig(BaseModel):
+    """Fields every analysis has. Subclasses add theirs; all become CLI flags."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    samples: int = Field(500, ge=1, le=10000, description="test images evaluated")
+    seed: int = Field(0, description="seed of sample selection and random starts")
+    dataset: Optional[str] = Field(None, description="default: the checkpoint's data set")
+
+
+@dataclass(frozen=True)
+class Analysis:
+    name: str
+    title: str
+    config: type[AnalysisConfig]
+    compute: Callable[["Context", Any], dict]
+    figure: Callable[..., Any]  # (results: Results, **view) -> plotly Figure
+    table: Callable[[Results], list[dict]]
+    reference: str = ""  # the paper section / figure it reproduces
+    version: int = 1  # bump when compute changes meaning: invalidates cached results
+
+
+class AnalysisError(ValueError):
+    """Bad analysis request (unknown name, invalid config, unusable checkpoint)."""
+
+
+def get(name: str) -> Analysis:
+    if name not in MODULES:
+        raise AnalysisError(f"unknown analysis {name!r}; choose from {', '.join(MODULES)}")
+    return importlib.import_module(MODULES[name]).ANALYSIS
+
+
+def available() -> list[str]:
+    """Registered analyses whose module is present (all of them in a complete checkout)."""
+    return [name for name, module in MODULES.items() if importlib.util.find_spec(module) is not None]
+
+
+@dataclass
+class Context:
+    """What a compute function gets: the loaded ensemble and where to report progress."""
+
+    checkpoint: Path
+    meta: dict
+    device: torch.device
+    dataset: str
+    data_dir: str | None = None
+    progress: Progress | None = None
+    _ensemble: Any = field(default=None, repr=False)
+
+    @cached_property
+    def ensemble(self):
+        from .checkpoint import load_checkpoint
+
+        if self._ensemble is not None:
+            return self._ensemble.to(self.device)
+        return load_checkpoint(self.checkpoint, self.device)[0]
+
+    @cached_property
+    def test(self):
+        from .data import load_split
+
+        return load_split(self.dataset, "test", self.data_dir)
+
+    def report(self, done: int, total: int, what: str = "") -> None:
+        if self.progress is not None:
+            self.progress(done, total, what)
+
+
+def parse_config(analysis: Analysis, config: AnalysisConfig | dict | None) -> AnalysisConfig:
+    from pydantic import ValidationError
+
+    if isinstance(config, analysis.config):
+        return config
+    try:
+        return analysis.config(**(config or {}))
+    except ValidationError as exc:
+        raise AnalysisError(f"invalid {analysis.name} configuration:\n{exc}") from None
+
+
+def request_key(analysis: Analysis, checkpoint: str | Path, config: AnalysisConfig) -> tuple[str, str]:
+    """(cache key, resolved data set) of one request; cheap (hashes files, loads nothing)."""
+    from .checkpoint import content_hash, read_meta
+
+    meta = read_meta(checkpoint)
+    dataset = config.dataset or meta["dataset"]
+    key = cache_key(analysis=analysis.name, version=analysis.version, checkpoint=content_hash(checkpoint),
+                    dataset=dataset, config=config.model_dump(exclude={"dataset"}))
+    return key, dataset
+
+
+def cached(name: str, checkpoint: str | Path, config: AnalysisConfig | dict | None = None, *,
+           cache: ResultCache | None = None) -> dict | None:
+    """The cached result of this request, or None (never computes)."""
+    analysis = get(name)
+    config = parse_config(analysis, config)
+    key, _ = request_key(analysis, checkpoint, config)
+    return (cache or default_cache()).get(key)
+
+
+def run(name: str, checkpoint: str | Path, config: AnalysisConfig | dict | None = None, *,
+        device: str | torch.device = "auto", data_dir: str | None = None, progress: Progress | None = None,
+        cache: ResultCache | None = None, ensemble=None) -> dict:
+    """Result of analysis ``name`` on ``checkpoint`` (from the cache when present)."""
+    from .checkpoint import read_meta
+    from .train import select_device
+
+    analysis = get(name)
+    config = parse_config(analysis, config)
+    checkpoint = Path(checkpoint)
+    key, dataset = request_key(analysis, checkpoint, config)
+    cache = cache or default_cache()
+
+    def compute() -> dict:
+        ctx = Context(checkpoint=checkpoint, meta=read_meta(checkpoint),
+                      device=device if isinstance(device, torch.device) else select_device(device),
+                      dataset=dataset, data_dir=data_dir, progress=progress, _ensemble=ensemble)
+        result = analysis.compute(ctx, config)
+        result.setdefault("analysis", name)
+        result.setdefault("config", config.model_dump())
+        result.setdefault("dataset", dataset)
+        result.setdefault("method", ctx.meta.get("method"))
+        return result
+
+    return cache.get_or_compute(key, compute)
+
+
+def label(checkpoint: str | Path) -> str:
+    """A short human label for an ensemble: method (+ CCE mode), members, directory name."""
+    from .checkpoint import read_meta
+
+    meta = read_meta(checkpoint)
+    method = meta.get("method") or "imported"
+    mode = (meta.get("method_params") or {}).get("mode")
+    if mode:
+        method = f"{method}-{mode}"
+    return f"{method} x{meta.get('members')} ({Path(checkpoint).name})"
