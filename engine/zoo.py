@@ -3,7 +3,12 @@ user's data directory (``$ROBUST_ENSEMBLES_HOME``, default ``~/.local/share/robu
 where everything a user trains or imports goes."""
 from __future__ import annotations
 
+import io
 import os
+import re
+import shutil
+import tempfile
+import zipfile
 from pathlib import Path
 
 from .checkpoint import CheckpointError, META, read_meta
@@ -44,3 +49,95 @@ def list_ensembles(roots: list[Path] | None = None) -> list[dict]:
                              transferability=last.get("transferability"), history=meta.get("history", []))
             found.append(entry)
     return found
+
+
+# --------------------------------------------------------------------------- managing the user's zoo
+
+MAX_UPLOAD_BYTES = 64 * 2**20
+
+
+def user_ensembles_dir() -> Path:
+    return user_data_dir() / "ensembles"
+
+
+def safe_name(name: str) -> str:
+    """A user-given ensemble name as one safe path component (never a raw path)."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", name or "").strip(".-")[:64]
+    if not cleaned:
+        raise CheckpointError("give the ensemble a name (letters, digits, '.', '_' or '-')")
+    return cleaned
+
+
+def _fresh_target(name: str) -> Path:
+    target = user_ensembles_dir() / safe_name(name)
+    if target.exists():
+        raise CheckpointError(f"an ensemble named '{target.name}' already exists; choose another name")
+    return target
+
+
+def delete_ensemble(path: str | Path) -> None:
+    """Delete a user ensemble. Shipped ensembles (the source tree's checkpoints/) and
+    anything outside the user's ensembles directory are refused."""
+    path = Path(path).resolve()
+    root = user_ensembles_dir().resolve()
+    if root not in path.parents or not (path / META).is_file():
+        raise CheckpointError(f"{path} is not a user ensemble (only ensembles under {root} can be deleted)")
+    shutil.rmtree(path)
+
+
+def install_upload(filename: str, data: bytes, name: str, *, dataset: str | None = None,
+                   arch: str | None = None) -> Path:
+    """Validate an uploaded checkpoint and install it into the user's zoo.
+
+    Accepts a ``.zip`` of a checkpoint directory (meta.json + member safetensors) or a
+    DVERGE release ``.pth``/``.pt`` (then ``dataset`` and ``arch`` are required). Archive
+    member names are never used as paths beyond their base name; weights are loaded
+    weights-only and fully verified before anything appears in the zoo."""
+    from .checkpoint import import_checkpoint, load_checkpoint
+
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise CheckpointError(f"upload too large ({len(data) / 2**20:.1f} MB > {MAX_UPLOAD_BYTES / 2**20:.0f} MB)")
+    target = _fresh_target(name)
+    suffix = Path(filename).suffix.lower()
+    with tempfile.TemporaryDirectory(prefix="upload-") as tmp:
+        tmp = Path(tmp)
+        staged = tmp / "checkpoint"
+        if suffix == ".zip":
+            _unpack_checkpoint_zip(data, staged)
+        elif suffix in (".pth", ".pt"):
+            if not dataset or not arch:
+                raise CheckpointError("a DVERGE .pth needs its data set and architecture (e.g. cifar10, resnet20)")
+            raw = tmp / "upload.pth"
+            raw.write_bytes(data)
+            import_checkpoint(raw, fmt="dverge", dataset=dataset, arch=arch, out=staged)
+        else:
+            raise CheckpointError(f"unsupported upload '{suffix or filename}': a .zip of a checkpoint directory "
+                                  "or a DVERGE .pth")
+        load_checkpoint(staged)  # verifies hashes and loads every member weights-only
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(staged), str(target))
+    return target
+
+
+def _unpack_checkpoint_zip(data: bytes, out: Path) -> None:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as exc:
+        raise CheckpointError(f"not a valid zip archive: {exc}") from None
+    files = [i for i in archive.infolist() if not i.is_dir()]
+    metas = [i for i in files if Path(i.filename).name == META]
+    if len(metas) != 1:
+        raise CheckpointError(f"the archive must hold exactly one {META} (found {len(metas)})")
+    prefix = str(Path(metas[0].filename).parent)
+    out.mkdir(parents=True)
+    total = 0
+    for info in files:
+        if str(Path(info.filename).parent) != prefix:
+            continue  # only the checkpoint's own files, flat
+        base = Path(info.filename).name
+        if not re.fullmatch(r"[A-Za-z0-9._-]+", base):
+            raise CheckpointError(f"unexpected file name in archive: {info.filename!r}")
+        total += info.file_size
+        if total > 4 * MAX_UPLOAD_BYTES:
+            raise CheckpointError("archive expands to more than allowed")
+        (out / base).write_bytes(archive.read(info))

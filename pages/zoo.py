@@ -1,32 +1,87 @@
-"""Model zoo: every ensemble found (shipped and user-trained), with its training history."""
+"""Model zoo: every ensemble found (shipped with the product and the user's own), its
+metadata and training history; delete, import the official DVERGE format, upload."""
+import json
+
 import plotly.graph_objects as go
 import streamlit as st
 
-from engine.zoo import list_ensembles, user_data_dir
+from app import ui
+from engine.checkpoint import CheckpointError, read_meta
+from engine.zoo import delete_ensemble, install_upload, list_ensembles, user_data_dir
 
 st.title("Model zoo")
 ensembles = list_ensembles()
-if not ensembles:
-    st.info("No ensembles yet. Train one from a terminal, e.g.\n\n"
-            f"`python -m engine train --preset quick --method dverge --members 3 --out {user_data_dir() / 'ensembles' / 'dverge'}`\n\n"
-            "and it appears here.")
-    st.stop()
-
-rows = [{k: e.get(k) for k in ("name", "method", "dataset", "arch", "members", "epoch", "accuracy", "transferability",
-                                "shipped")} for e in ensembles if "error" not in e]
-st.dataframe(rows, hide_index=True, use_container_width=True)
+good = [e for e in ensembles if "error" not in e]
 for e in ensembles:
     if "error" in e:
         st.warning(f"{e['path']}: {e['error']}")
 
-names = [r["name"] for r in rows]
-chosen = st.multiselect("Training history of", names, default=names[:1])
-fig = go.Figure()
-for e in ensembles:
-    if e.get("name") in chosen and e.get("history"):
-        epochs = [h["epoch"] for h in e["history"]]
-        fig.add_scatter(x=epochs, y=[h.get("ensemble_clean_accuracy") for h in e["history"]], name=f"{e['name']} accuracy")
-        fig.add_scatter(x=epochs, y=[h.get("transferability") for h in e["history"]], name=f"{e['name']} transferability",
-                        line={"dash": "dot"})
-fig.update_layout(xaxis_title="epoch", yaxis_title="rate", yaxis_range=[0, 1])
-st.plotly_chart(fig, use_container_width=True)
+if not good:
+    st.info("No ensembles yet. Start one on the **Train** page (one click trains a 3-member DVERGE ensemble), "
+            "upload or import one below, or train one from a terminal, e.g.\n\n"
+            f"`python -m engine train --preset quick --method dverge --members 3 --out {user_data_dir() / 'ensembles' / 'dverge'}`\n\n"
+            "and it appears here.")
+else:
+    rows = [{k: e.get(k) for k in ("name", "method", "dataset", "arch", "members", "epoch", "accuracy",
+                                    "transferability", "shipped")} for e in good]
+    st.dataframe(rows, hide_index=True, use_container_width=True)
+    st.caption(f"Shipped ensembles come with the product; yours live in `{user_data_dir() / 'ensembles'}`. "
+               "Pick the ones to compare in the sidebar.")
+
+    by_path = {e["path"]: e for e in good}
+    chosen = st.selectbox("Details of", list(by_path), format_func=lambda p: ui.entry_label(by_path[p]))
+    entry = by_path[chosen]
+    left, right = st.columns([1, 2])
+    with left:
+        meta = read_meta(chosen)
+        st.json({k: meta.get(k) for k in ("method", "method_params", "dataset", "arch", "members", "epoch", "epochs",
+                                          "seed", "init_from", "command", "source", "saved_at")}, expanded=False)
+        if entry.get("shipped"):
+            st.caption("Shipped with the product (read-only).")
+        elif st.button("Delete this ensemble", key="delete"):
+            st.session_state["confirm_delete"] = chosen
+        if st.session_state.get("confirm_delete") == chosen:
+            st.warning(f"Delete {entry['name']} for good?")
+            if st.button("Yes, delete", type="primary", key="confirm"):
+                try:
+                    delete_ensemble(chosen)
+                    st.session_state.pop("confirm_delete", None)
+                    ui.zoo.clear()
+                    st.rerun()
+                except CheckpointError as exc:
+                    st.error(str(exc))
+    with right:
+        history = entry.get("history") or []
+        if history:
+            epochs = [h["epoch"] for h in history]
+            fig = go.Figure()
+            fig.add_scatter(x=epochs, y=[h.get("ensemble_clean_accuracy") for h in history], name="clean accuracy")
+            fig.add_scatter(x=epochs, y=[h.get("transferability") for h in history], name="transferability",
+                            line={"dash": "dot"})
+            fig.update_layout(xaxis_title="epoch", yaxis_title="rate", yaxis_range=[0, 1], height=320,
+                              title=f"Training history of {entry['name']}")
+            st.plotly_chart(fig, use_container_width=True)
+        else:
+            st.caption("No training history (imported ensemble).")
+
+st.subheader("Add an ensemble")
+with st.form("upload"):
+    upload = st.file_uploader("Checkpoint: a .zip of a checkpoint directory, or a DVERGE release .pth",
+                              type=["zip", "pth", "pt"])
+    name = st.text_input("Name in your zoo", placeholder="e.g. dverge-cifar-official")
+    c1, c2 = st.columns(2)
+    dataset = c1.selectbox("Data set (for a DVERGE .pth)", ["cifar10", "fashion_mnist", "mnist"])
+    arch = c2.text_input("Architecture (for a DVERGE .pth)", "resnet20")
+    submitted = st.form_submit_button("Validate and add")
+if submitted:
+    if upload is None:
+        st.error("Choose a file first.")
+    else:
+        try:
+            target = install_upload(upload.name, upload.getvalue(), name or upload.name.rsplit(".", 1)[0],
+                                    dataset=dataset, arch=arch)
+        except (CheckpointError, ValueError) as exc:
+            st.error(f"Not added: {exc}")
+        else:
+            ui.zoo.clear()
+            st.success(f"Added {target.name} ({json.dumps(read_meta(target)['members'])} members).")

@@ -128,7 +128,7 @@ class Config(AnalysisConfig):
 
 
 def compute(ctx: Context, config: Config) -> dict:
-    return transferability(ctx.ensemble, ctx.test, eps=config.eps, samples=config.samples, steps=config.steps,
+    return dict(classes=list(ctx.test.classes)) | transferability(ctx.ensemble, ctx.test, eps=config.eps, samples=config.samples, steps=config.steps,
                            restarts=config.restarts, step_size=config.step_size, backend=config.backend,
                            seed=config.seed, device=ctx.device, examples=config.examples,
                            progress=lambda done, total: ctx.report(done, total, "transferability"))

@@ -1,0 +1,228 @@
+"""Shared pieces of every page: the sidebar's shared choices, a settings form generated
+from an analysis' typed config, cached-or-computed results with a progress bar, and the
+export buttons. Pages stay thin: they pick an analysis and its view, this does the rest.
+
+Shared choices (data set, selected ensembles, ε) live in ``st.session_state`` under the
+``shared_*`` keys; the sidebar is drawn by ``app/main.py`` on every page, so they survive
+page switches.
+"""
+from __future__ import annotations
+
+import typing
+from pathlib import Path
+
+import streamlit as st
+
+from engine import analysis as registry
+from engine import export
+from engine.data import get_spec
+from engine.zoo import list_ensembles, user_data_dir
+
+MAX_COMPARED = 4
+
+# ε grids the sidebar offers, per data set (images in [0, 1]); the data set's standard
+# budget is always included.
+EPS_GRIDS = {
+    "fashion_mnist": [0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.12, 0.15, 0.2],
+    "mnist": [0.05, 0.1, 0.15, 0.2, 0.25, 0.3],
+    "cifar10": [0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07],
+}
+
+
+def eps_grid(dataset: str) -> list[float]:
+    grid = EPS_GRIDS.get(dataset, [0.01, 0.02, 0.03, 0.05, 0.1])
+    try:
+        standard = round(get_spec(dataset).attack_eps, 4)
+    except Exception:  # noqa: BLE001 - folder data sets without data on this machine
+        return grid
+    return sorted(set(grid) | {standard})
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def zoo() -> list[dict]:
+    """Every ensemble found (shipped + user), re-scanned at most every 5 s."""
+    return [e for e in list_ensembles() if "error" not in e]
+
+
+def entry_label(e: dict) -> str:
+    method = e.get("method") or "imported"
+    return f"{method} ×{e['members']} · {e['name']}" + (" · shipped" if e.get("shipped") else "")
+
+
+def sidebar() -> None:
+    st.sidebar.header("Compare")
+    ensembles = zoo()
+    datasets = sorted({e["dataset"] for e in ensembles}) or ["fashion_mnist"]
+    if st.session_state.get("shared_dataset") not in datasets:
+        st.session_state["shared_dataset"] = "fashion_mnist" if "fashion_mnist" in datasets else datasets[0]
+    dataset = st.sidebar.selectbox("Data set", datasets, key="shared_dataset")
+    candidates = {e["path"]: e for e in ensembles if e["dataset"] == dataset}
+    chosen = [p for p in st.session_state.get("shared_ensembles", []) if p in candidates]
+    if not chosen and candidates:
+        chosen = _default_selection(list(candidates.values()))
+    st.session_state["shared_ensembles"] = chosen
+    st.sidebar.multiselect("Ensembles (1-4, side by side)", list(candidates), key="shared_ensembles",
+                           format_func=lambda p: entry_label(candidates[p]), max_selections=MAX_COMPARED,
+                           help="Trained, shipped and imported ensembles of this data set.")
+    grid = eps_grid(dataset)
+    if st.session_state.get("shared_eps") not in grid:
+        standard = round(get_spec(dataset).attack_eps, 4) if dataset in EPS_GRIDS else grid[len(grid) // 2]
+        st.session_state["shared_eps"] = standard if standard in grid else grid[len(grid) // 2]
+    st.sidebar.select_slider("ε (L∞, images in [0, 1])", grid, key="shared_eps")
+
+
+def _default_selection(entries: list[dict]) -> list[str]:
+    by_method = {}
+    for e in entries:
+        by_method.setdefault(e.get("method"), e["path"])
+    preferred = [by_method[m] for m in ("dverge", "baseline") if m in by_method]
+    return preferred or [entries[0]["path"]]
+
+
+def selected() -> list[str]:
+    return list(st.session_state.get("shared_ensembles", []))
+
+
+def shared_eps() -> float:
+    return float(st.session_state.get("shared_eps", 0.1))
+
+
+def require_selection() -> list[str]:
+    """The selected ensembles, or an empty state explaining what to do (and stop)."""
+    chosen = selected()
+    if not chosen:
+        st.info("No ensemble selected. Pick 1-4 ensembles in the sidebar. If the list is empty, "
+                "train one on the **Train** page (one click: a 3-member DVERGE ensemble), import one on "
+                "the **Model zoo** page, or from a terminal:\n\n"
+                f"`python -m engine train --preset quick --method dverge --out {user_data_dir() / 'ensembles' / 'dverge'}`")
+        st.stop()
+    return chosen
+
+
+# --------------------------------------------------------------------------- settings form
+
+def _widget(name: str, info, value, key: str):
+    annotation = info.annotation
+    if typing.get_origin(annotation) is typing.Union:
+        annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
+    label = name.replace("_", " ")
+    help_text = info.description
+    if typing.get_origin(annotation) is typing.Literal:
+        options = list(typing.get_args(annotation))
+        return st.selectbox(label, options, index=options.index(value) if value in options else 0, key=key,
+                            help=help_text)
+    if annotation is bool:
+        return st.checkbox(label, value=bool(value), key=key, help=help_text)
+    if annotation is int:
+        return int(st.number_input(label, value=int(value) if value is not None else 0, step=1, key=key,
+                                   help=help_text))
+    if annotation is float:
+        if value is None:
+            text = st.text_input(label, "", key=key, help=f"{help_text or ''} (blank: default)")
+            return float(text) if text.strip() else None
+        return float(st.number_input(label, value=float(value), format="%.4f", key=key, help=help_text))
+    if typing.get_origin(annotation) in (list, tuple):
+        item = (typing.get_args(annotation) or (str,))[0]
+        text = st.text_input(label, ", ".join(str(v) for v in (value or [])), key=key, help=help_text)
+        return [item(v.strip()) for v in text.split(",") if v.strip()]
+    text = st.text_input(label, "" if value is None else str(value), key=key, help=help_text)
+    return text.strip() or None
+
+
+def settings(analysis, fixed: dict | None = None, defaults: dict | None = None, hide=("dataset",)) -> dict:
+    """An expander with one widget per config field (except ``fixed`` ones), returning the
+    config as a dict (validated by the engine when it runs)."""
+    fixed = fixed or {}
+    values = dict(fixed)
+    with st.expander("Settings", expanded=False):
+        for name, info in analysis.config.model_fields.items():
+            if name in fixed or name in hide:
+                continue
+            default = (defaults or {}).get(name, None if info.is_required() else info.default)
+            try:
+                values[name] = _widget(name, info, default, key=f"{analysis.name}:{name}")
+            except ValueError as exc:
+                st.error(f"{name}: {exc}")
+                st.stop()
+    return values
+
+
+# --------------------------------------------------------------------------- results
+
+def cached_results(name: str, paths: list[str], config: dict) -> tuple[list[tuple[str, dict]], list[str]]:
+    """(results already cached, paths still to compute) — no computation."""
+    results, missing = [], []
+    for path in paths:
+        result = registry.cached(name, path, config)
+        if result is None:
+            missing.append(path)
+        else:
+            results.append((label(path), result))
+    return results, missing
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def label(path: str) -> str:
+    return registry.label(path)
+
+
+def compute(name: str, paths: list[str], config: dict) -> None:
+    """Run the analysis on every path, with one progress bar."""
+    bar = st.progress(0.0, text="starting…")
+    for n, path in enumerate(paths):
+        def report(done, total, what="", n=n):
+            frac = (n + (done / total if total else 0)) / len(paths)
+            bar.progress(min(frac, 1.0), text=f"{label(path)}: {what} {done}/{total}")
+
+        registry.run(name, path, config, progress=report)
+    bar.empty()
+
+
+def show(name: str, config: dict, *, view: dict | None = None, key: str | None = None,
+         on_select=None, auto: bool = False, export_details: dict | None = None):
+    """The standard body of an analysis page: results of the selected ensembles (computed
+    on request), the figure, export buttons. Returns (results, plotly event state)."""
+    paths = require_selection()
+    analysis = registry.get(name)
+    try:
+        results, missing = cached_results(name, paths, config)
+    except registry.AnalysisError as exc:
+        st.error(str(exc))
+        return [], None
+    if missing:
+        names = ", ".join(label(p) for p in missing)
+        if auto or st.button(f"Compute for {len(missing)} ensemble(s)", type="primary", key=f"run:{name}",
+                             help=f"Runs on: {names}. Results are cached on disk."):
+            try:
+                compute(name, missing, config)
+            except (registry.AnalysisError, ValueError, RuntimeError) as exc:
+                st.error(str(exc))
+                return [], None
+            st.rerun()
+        st.caption(f"Not computed yet for: {names}")
+    if not results:
+        return [], None
+    order = {p: i for i, p in enumerate(paths)}
+    results.sort(key=lambda r: order.get(next((p for p in paths if label(p) == r[0]), ""), 0))
+    fig = analysis.figure(results, **(view or {}))
+    event = st.plotly_chart(fig, key=key, on_select=on_select or "ignore",
+                            selection_mode="points") if on_select else st.plotly_chart(fig, key=key)
+    export_buttons(analysis, results, view or {}, details=export_details or {"eps": config.get("eps")})
+    return results, event
+
+
+def export_buttons(analysis, results, view: dict, details: dict | None = None) -> None:
+    """Download buttons: figure as PNG/SVG/PDF/HTML, data as CSV/JSON (generated on click)."""
+    cols = st.columns(len(export.FORMATS))
+    for col, fmt in zip(cols, export.FORMATS):
+        name = export.filename(analysis.name, results, fmt, **(details or {}))
+        col.download_button(fmt.upper(), data=lambda fmt=fmt: export.export_bytes(analysis, results, fmt, **view),
+                            file_name=name, mime=MIME[fmt], key=f"dl:{analysis.name}:{fmt}", on_click="ignore")
+
+
+MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf", "html": "text/html",
+        "csv": "text/csv", "json": "application/json"}
+
+
+def page_path(name: str) -> Path:
+    return Path(__file__).resolve().parents[1] / "pages" / f"{name}.py"

@@ -1,0 +1,11 @@
+"""Distilled images: a thin view over the engine's distill analysis."""
+import streamlit as st
+
+from app import ui
+from engine import analysis as registry
+
+st.title('Distilled images')
+st.caption("DVERGE Eq. 1: an image x′ close to the source x_s (within ε) whose features at a chosen layer of a member match the target image x. The feature distance before/after is appendix Table 2's quantity.")
+ui.require_selection()
+distill = registry.get('distill')
+ui.show('distill', ui.settings(distill), key='distill')
