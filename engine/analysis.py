@@ -33,7 +33,7 @@ MODULES = {
     "transferability": "engine.evaluation.transferability",
     "whitebox": "engine.evaluation.whitebox",
     "blackbox": "engine.evaluation.blackbox",
-    "diversity": "engine.evaluation.diversity_analysis",
+    "diversity": "engine.evaluation.diversity",
     "distill": "engine.evaluation.distilled",
     "decision-region": "engine.evaluation.decision_region",
     "saliency": "engine.evaluation.saliency",
