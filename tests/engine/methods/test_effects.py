@@ -4,7 +4,7 @@ import pytest
 
 from engine.checkpoint import load_checkpoint
 from engine.evaluation.diversity import adp_log_diversity, gradient_alignment
-from engine.evaluation.robustness import whitebox_accuracy
+from engine.evaluation.whitebox import whitebox_accuracy
 from engine.evaluation.transferability import transferability
 
 EPS = 0.1  # the standard L∞ budget on Fashion-MNIST
