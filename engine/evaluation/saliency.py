@@ -62,13 +62,16 @@ METHODS = {"saliency": _saliency, "integrated_gradients": _integrated_gradients,
 def member_attributions(ensemble: Ensemble, x: torch.Tensor, target: torch.Tensor, config) -> torch.Tensor:
     """Attribution of every member, [K, B, C, H, W] (``config.method`` and its settings)."""
     attribute = METHODS[config.method]
-    torch.manual_seed(config.seed)  # captum's NoiseTunnel draws from the global generator
-    with attack_mode(ensemble):
+    x = x.detach().clone().requires_grad_(True)  # captum would set it (with a warning)
+    # captum's NoiseTunnel draws from the global generator: seed it without disturbing it
+    with attack_mode(ensemble), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
         return torch.stack([attribute(member, x, target, config).detach() for member in ensemble.members])
 
 
 def saliency_alignment_matrix(ensemble: Ensemble, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(cos(s_m, s_l) as [B, K, K], SMD Eq. 2 L_SMD [B]) of the true-class saliency maps."""
+    x = x.detach().clone().requires_grad_(True)
     with attack_mode(ensemble):
         maps = torch.stack([Saliency(m).attribute(x, target=y, abs=False).detach() for m in ensemble.members])
     cos = pairwise_cosine(maps).permute(2, 0, 1)
