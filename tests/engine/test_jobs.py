@@ -1,0 +1,139 @@
+"""Background training jobs: real worker processes, a persistent store, bounded
+concurrency, cancel, detection of a killed worker and resume from its last saved epoch."""
+import json
+import os
+import signal
+import time
+
+import pytest
+
+from engine import cli, jobs
+from engine.checkpoint import load_checkpoint, read_meta
+from engine.config import make_config
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    monkeypatch.setenv("ROBUST_ENSEMBLES_HOME", str(tmp_path))
+    monkeypatch.delenv(jobs.MAX_JOBS_ENV, raising=False)
+    return jobs.JobStore()
+
+
+def tiny(epochs=1, **kw):
+    """Under a second of work per epoch: 2 LeNet-5 members, 10 batches, small evaluations
+    (a worker's start-up, mostly importing torch, costs more than that)."""
+    return jobs.build_config("baseline", None, members=2, epochs=epochs, train_subset=1000, batch_size=100,
+                             lr=0.05, eval_samples=100, history_samples=0, device="cpu", **kw)
+
+
+def wait_for(executor, job_id, predicate, timeout=90.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        executor.refresh()
+        job = executor.get(job_id)
+        if predicate(job):
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"timed out; job is {executor.get(job_id)}; log:\n"
+                         f"{executor.store.log_path(job_id).read_text(errors='replace')[-2000:]}")
+
+
+def exits(job, timeout=15.0) -> bool:
+    """The job's worker process ends (it may still be handing its slot on)."""
+    deadline = time.time() + timeout
+    while jobs._proc_running(job.pid, job.id):
+        if time.time() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_a_submitted_job_trains_in_its_own_process_into_the_user_data_dir(store, tmp_path):
+    executor = jobs.LocalProcessExecutor(store, max_jobs=1)
+    job = executor.submit(tiny(), name="../../my run")
+    assert job.state == "running" and job.pid not in (None, os.getpid())
+    assert job.out == str((tmp_path / "ensembles" / "my-run").resolve())  # sanitized, never a raw path
+
+    job = wait_for(executor, job.id, lambda j: j.state != "running")
+    assert job.state == "done", job.error
+    meta = read_meta(job.out)
+    assert meta["complete"] and meta["epoch"] == 1 and meta["config"] == tiny().model_dump()
+    [entry] = jobs.history(job)
+    assert 0.0 <= entry["ensemble_clean_accuracy"] <= 1.0 and len(entry["member_clean_accuracy"]) == 2
+    progress = store.progress(job.id)
+    assert progress["losses"] and all(len(p["members"]) == 2 for p in progress["losses"])
+    assert progress["losses"][-1]["x"] == 1.0  # the last batch of epoch 1
+    assert jobs.fraction_done(job, progress) == 1.0
+    assert exits(job)
+
+
+def test_one_job_at_a_time_on_cpu_and_cancel_keeps_the_last_saved_epoch(store):
+    executor = jobs.LocalProcessExecutor(store, max_jobs=1, grace_seconds=3)
+    long = executor.submit(tiny(epochs=200), name="long")
+    short = executor.submit(tiny(), name="short")
+    assert (long.state, short.state) == ("running", "queued")
+    long = wait_for(executor, long.id, lambda j: jobs.saved_epochs(j)["train"] >= 1)
+    assert executor.get(short.id).state == "queued"  # the bound holds while the first one runs
+
+    cancelled = executor.cancel(long.id)
+    assert cancelled.state == "cancelled"
+    assert not jobs._proc_running(long.pid, long.id)  # cancel returns once the worker is gone
+    ensemble, meta = load_checkpoint(long.out)  # consistent: hashes verified
+    assert 1 <= meta["epoch"] < 200 and len(ensemble) == 2
+    assert executor.get(short.id).state in ("running", "done")  # the freed slot went to the queue
+    assert executor.get(long.id).state == "cancelled"  # the worker's exit did not overwrite it
+    if executor.get(short.id).state == "running":
+        short = executor.cancel(short.id)  # a queued/starting job cancels too
+        assert short.state == "cancelled" and exits(short)
+
+
+def test_a_killed_worker_is_detected_and_resume_continues_from_its_last_epoch(store):
+    executor = jobs.LocalProcessExecutor(store, max_jobs=1)
+    job = executor.submit(tiny(epochs=5), name="killed")
+    job = wait_for(executor, job.id, lambda j: jobs.saved_epochs(j)["train"] >= 1)
+    os.killpg(job.pid, signal.SIGKILL)
+    saved = jobs.saved_epochs(job)["train"]
+    before = jobs.history(job)
+    assert 1 <= saved < 5
+
+    job = wait_for(executor, job.id, lambda j: j.state != "running", timeout=15)
+    assert job.state == "failed" and job.error.startswith("interrupted") and f"epoch {saved}" in job.error
+
+    job = executor.resume(job.id)
+    assert job.state == "running" and job.attempts == 2
+    job = wait_for(executor, job.id, lambda j: j.state != "running")
+    assert job.state == "done", job.error
+    assert job.resumed_from_epoch == saved
+    after = jobs.history(job)
+    assert [h["epoch"] for h in after] == [1, 2, 3, 4, 5]
+    assert after[:saved] == before[:saved]  # earlier epochs were kept, not retrained
+
+
+def test_an_invalid_config_is_rejected_before_anything_is_queued(store):
+    executor = jobs.LocalProcessExecutor(store, max_jobs=1)
+    with pytest.raises(jobs.JobError, match="members"):
+        executor.submit({"method": "dverge", "preset": "quick", "members": 0})
+    with pytest.raises(jobs.JobError, match="Unknown method 'dvergee'"):
+        executor.submit({"method": "dvergee"})
+    with pytest.raises(jobs.JobError, match="invalid hyperparameters for dverge"):
+        jobs.build_config("dverge", "quick", method_params={"steps": 0})
+    assert store.list() == [] and not store.ensembles.exists()
+    with pytest.raises(jobs.JobError, match="not a job id"):
+        store.get("../../etc")
+
+
+def test_the_cli_submits_lists_and_cancels_jobs(store, monkeypatch, capsys):
+    monkeypatch.setenv(jobs.MAX_JOBS_ENV, "0")  # a paused queue: nothing starts
+    assert cli.main(["jobs", "submit", "--method", "dverge", "--json"]) == 0
+    submitted = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert submitted["state"] == "queued" and submitted["method"] == "dverge"
+    assert store.get(submitted["id"]).config == make_config("dverge", "quick").model_dump()
+
+    assert cli.main(["jobs", "list", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["jobs"]
+    assert [(r["id"], r["state"]) for r in listed] == [(submitted["id"], "queued")]
+
+    assert cli.main(["jobs", "cancel", submitted["id"], "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["state"] == "cancelled"
+    assert cli.main(["jobs", "submit", "--method", "dverge", "--members", "0"]) == 2
+    assert "members" in capsys.readouterr().err
