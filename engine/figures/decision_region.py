@@ -10,6 +10,8 @@ from plotly.subplots import make_subplots
 
 from . import class_name, image_trace
 
+HOVER_NAMES_UP_TO = 101  # grid points per axis
+
 
 def class_colors(n: int) -> list[str]:
     palette = qualitative.Plotly if n <= 10 else qualitative.Alphabet
@@ -47,10 +49,13 @@ def decision_region_figure(results, **_view) -> go.Figure:
         fig.add_trace(image_trace(r["image"] / 255.0), row=row, col=1)
         offsets = r["offsets"]
         for m, region in enumerate(r["regions"]):
-            text = [[class_name(r, int(c)) for c in line] for line in region]
+            # class names on hover only for modest grids: they would multiply the HTML size
+            named = len(offsets) <= HOVER_NAMES_UP_TO
+            text = [[class_name(r, int(c)) for c in line] for line in region] if named else None
             fig.add_trace(go.Heatmap(z=region, x=offsets, y=offsets, zmin=-0.5, zmax=n_classes - 0.5,
                                      colorscale=_colorscale(colors), showscale=False, text=text,
-                                     hovertemplate="adv %{y:.3f}, rand %{x:.3f}: %{text}<extra></extra>"),
+                                     hovertemplate="adv %{y:.3f}, rand %{x:.3f}: "
+                                                   + ("%{text}" if named else "class %{z}") + "<extra></extra>"),
                           row=row, col=m + 2)
             fig.add_trace(go.Scatter(x=[0], y=[0], mode="markers", showlegend=False, hoverinfo="skip",
                                      marker=dict(symbol="x-thin", size=10, line=dict(width=2, color="black"))),
