@@ -103,30 +103,35 @@ def require_selection() -> list[str]:
 
 def _widget(name: str, info, value, key: str):
     annotation = info.annotation
-    if typing.get_origin(annotation) is typing.Union:
+    optional = typing.get_origin(annotation) is typing.Union and type(None) in typing.get_args(annotation)
+    if optional:
         annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
     label = name.replace("_", " ")
     help_text = info.description
-    if typing.get_origin(annotation) is typing.Literal:
+    origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
         options = list(typing.get_args(annotation))
         return st.selectbox(label, options, index=options.index(value) if value in options else 0, key=key,
                             help=help_text)
-    if annotation is bool:
-        return st.checkbox(label, value=bool(value), key=key, help=help_text)
-    if annotation is int:
-        return int(st.number_input(label, value=int(value) if value is not None else 0, step=1, key=key,
-                                   help=help_text))
-    if annotation is float:
-        if value is None:
-            text = st.text_input(label, "", key=key, help=f"{help_text or ''} (blank: default)")
-            return float(text) if text.strip() else None
-        return float(st.number_input(label, value=float(value), format="%.4f", key=key, help=help_text))
-    if typing.get_origin(annotation) in (list, tuple):
+    if origin in (list, tuple):
         item = (typing.get_args(annotation) or (str,))[0]
+        if typing.get_origin(item) is typing.Literal:
+            options = list(typing.get_args(item))
+            return st.multiselect(label, options, default=[v for v in (value or []) if v in options], key=key,
+                                  help=help_text)
         text = st.text_input(label, ", ".join(str(v) for v in (value or [])), key=key, help=help_text)
         return [item(v.strip()) for v in text.split(",") if v.strip()]
-    text = st.text_input(label, "" if value is None else str(value), key=key, help=help_text)
-    return text.strip() or None
+    if annotation is bool:
+        return st.checkbox(label, value=bool(value), key=key, help=help_text)
+    if annotation in (int, float) and not (optional and value is None):
+        if annotation is int:
+            return int(st.number_input(label, value=int(value), step=1, key=key, help=help_text))
+        return float(st.number_input(label, value=float(value), format="%.4f", key=key, help=help_text))
+    text = st.text_input(label, "" if value is None else str(value), key=key,
+                         help=f"{help_text or ''} (blank: automatic)" if optional else help_text)
+    if not text.strip():
+        return None
+    return annotation(text.strip()) if annotation in (int, float) else text.strip()
 
 
 def settings(analysis, fixed: dict | None = None, defaults: dict | None = None, hide=("dataset",)) -> dict:
@@ -138,7 +143,8 @@ def settings(analysis, fixed: dict | None = None, defaults: dict | None = None, 
         for name, info in analysis.config.model_fields.items():
             if name in fixed or name in hide:
                 continue
-            default = (defaults or {}).get(name, None if info.is_required() else info.default)
+            default = (defaults or {}).get(name, None if info.is_required() else
+                                           info.get_default(call_default_factory=True))
             try:
                 values[name] = _widget(name, info, default, key=f"{analysis.name}:{name}")
             except ValueError as exc:

@@ -257,6 +257,18 @@ def cmd_import(args) -> int:
     return 0
 
 
+def cmd_package(args) -> int:
+    from .checkpoint import package_checkpoint, read_meta
+
+    extra = {"recipe": args.recipe} if args.recipe else {}
+    out = package_checkpoint(args.checkpoint, args.out, half=not args.float32, extra=extra)
+    meta = read_meta(out)
+    result = {"checkpoint": str(out.resolve()), "members": meta["members"], "dtype": meta["packaged"]["dtype"],
+              "bytes": sum(f.stat().st_size for f in out.iterdir())}
+    _emit(result, args.json, lambda r: print(f"packaged {r['checkpoint']} ({r['bytes'] / 1e6:.2f} MB, {r['dtype']})"))
+    return 0
+
+
 def cmd_info(args) -> int:
     from .checkpoint import content_hash, read_meta
 
@@ -418,6 +430,14 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("--json", action="store_true")
     im.set_defaults(func=cmd_import)
 
+    pk = sub.add_parser("package", help="a weights-only (float16) copy of a finished checkpoint, for shipping")
+    pk.add_argument("checkpoint")
+    pk.add_argument("--out", required=True)
+    pk.add_argument("--float32", action="store_true", help="keep float32 weights")
+    pk.add_argument("--recipe", help="how it was made (recorded in meta.json)")
+    pk.add_argument("--json", action="store_true")
+    pk.set_defaults(func=cmd_package)
+
     info = sub.add_parser("info", help="describe a checkpoint")
     info.add_argument("checkpoint")
     info.add_argument("--json", action="store_true")
@@ -487,6 +507,9 @@ def add_config_arguments(parser: argparse.ArgumentParser, model) -> None:
             kwargs["type"] = type(args[0])
         elif origin in (list, tuple):
             item = args[0] if args else str
+            if typing.get_origin(item) is typing.Literal:
+                item = type(typing.get_args(item)[0])
+                kwargs["help"] = f"{info.description or ''} (any of: {', '.join(map(str, typing.get_args(args[0])))})"
             kwargs["type"] = lambda text, item=item: [item(v) for v in text.split(",") if v.strip()]
             kwargs["metavar"] = "V1,V2,..."
         elif annotation is bool:
