@@ -13,7 +13,9 @@ from pathlib import Path
 
 from .checkpoint import CheckpointError, META, read_meta
 
-SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints"
+# The source tree's shipped zoo (``ROBUST_ENSEMBLES_SHIPPED`` points elsewhere, e.g. an empty
+# directory for a clean-slate test).
+SHIPPED = Path(os.environ.get("ROBUST_ENSEMBLES_SHIPPED") or Path(__file__).resolve().parents[1] / "checkpoints")
 
 
 def user_data_dir() -> Path:

@@ -1,0 +1,103 @@
+"""The app in a real browser (Playwright driving the system Chromium against
+``streamlit run``): train a quick DVERGE ensemble from the Train page, wait for it, open
+Transferability, move the ε slider, see the heatmap change, download it as a PNG."""
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+CHROMIUM = Path("/usr/bin/chromium")
+playwright = pytest.importorskip("playwright.sync_api")
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (apt-get install chromium)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def app_url(tmp_path):
+    port = _free_port()
+    env = dict(os.environ, ROBUST_ENSEMBLES_HOME=str(tmp_path / "home"), ROBUST_ENSEMBLES_CACHE=str(tmp_path / "cache"),
+               ROBUST_ENSEMBLES_SHIPPED=str(tmp_path / "no-shipped-zoo"), PYTHONPATH=str(REPO))
+    log = open(tmp_path / "streamlit.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(REPO / "app" / "main.py"),
+                             "--server.port", str(port), "--server.headless", "true"],
+                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not start:\n" + (tmp_path / "streamlit.log").read_text())
+    yield url
+    os.killpg(proc.pid, 15)
+    proc.wait(timeout=20)
+    # background training workers started by the app
+    subprocess.run(["pkill", "-f", f"engine worker.*{tmp_path}"], check=False)
+
+
+def _set_number(page, label: str, value: int) -> None:
+    box = page.get_by_label(re.compile("^" + re.escape(label)))
+    box.fill(str(value))
+    box.press("Enter")
+    page.wait_for_timeout(300)
+
+
+def test_train_then_explore_transferability_in_a_browser(app_url, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        page = browser.new_page(accept_downloads=True, viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(60_000)
+
+        # 1. Train page: the classic one-click DVERGE run, shrunk to a few thousand images.
+        page.goto(app_url + "/train")
+        expect(page.get_by_text("Train an ensemble")).to_be_visible()
+        _set_number(page, "Training images", 2000)
+        _set_number(page, "Baseline pre-training epochs", 1)
+        _set_number(page, "Epochs", 1)
+        page.get_by_role("button", name=re.compile("Start training: 3 × lenet5 dverge")).click()
+        expect(page.get_by_text(re.compile("Saved to"))).to_be_visible(timeout=480_000)
+
+        # 2. Transferability page: precompute the ε grid, then slide.
+        page.goto(app_url + "/transferability")
+        expect(page.get_by_text("Transferability within the ensemble")).to_be_visible()
+        page.get_by_role("button", name=re.compile("Precompute the ε grid")).click()
+        title = page.locator(".js-plotly-plot .gtitle").first
+        expect(title).to_contain_text("ε=0.1", timeout=300_000)
+        before = page.locator(".js-plotly-plot").first.inner_text()
+
+        thumb = page.get_by_role("slider").first
+        thumb.focus()
+        thumb.press("ArrowRight")
+        expect(title).to_contain_text("ε=0.12", timeout=30_000)
+        after = page.locator(".js-plotly-plot").first.inner_text()
+        assert after != before  # cell values changed with ε
+
+        # 3. Export: the PNG download is a real PNG.
+        with page.expect_download(timeout=120_000) as download:
+            page.get_by_role("button", name="PNG").click()
+        path = tmp_path / download.value.suggested_filename
+        download.value.save_as(path)
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert "transferability" in path.name and "dverge" in path.name and "eps=0.12" in path.name
+        browser.close()
