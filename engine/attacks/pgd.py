@@ -1,15 +1,26 @@
-"""Untargeted L∞ PGD (Madry et al. 2018) with random start and batched restarts.
+"""Untargeted L∞ PGD (Madry et al. 2018) with random start and batched restarts, with the
+cross-entropy or the CW margin loss and optional momentum (MI-FGSM, Dong et al. 2018).
 
 Native because the engine needs all restarts of a batch in one forward pass (restart r of
 sample b is row r*B+b), which advertorch's ``LinfPGDAttack`` does not offer; the
 advertorch version is kept alongside (:func:`advertorch_pgd`) and the two must agree
-(``tests/engine/attacks/test_pgd.py``). Steps follow advertorch exactly: ascend the
-sum-reduced cross-entropy with the sign of the gradient, clip to the ε-ball, clip to
-[0, 1].
+(``tests/engine/attacks/test_pgd.py``). With the defaults (``loss="ce"``, no momentum)
+steps follow advertorch exactly: ascend the sum-reduced cross-entropy with the sign of the
+gradient, clip to the ε-ball, clip to [0, 1].
+
+The options serve DVERGE's black-box protocol (Sec. 4.3: "PGD with momentum with three
+random starts ... Other than using the cross-entropy loss, we also generate adversarial
+examples with CW loss"):
+
+* ``loss="cw"``: the CW margin (Carlini & Wagner 2017, f6 without the κ clamp, which
+  would stop the ascent once a sample is fooled and hurts transfer)
+  ``max_{j≠y} z_j - z_y``, summed over the batch.
+* ``momentum=μ``: MI-FGSM, ``g ← μ g + ∇ / ||∇||_1`` (per sample) and the step follows
+  ``sign(g)``.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Literal
 
 import torch
 import torch.nn.functional as F
@@ -17,16 +28,49 @@ import torch.nn.functional as F
 from ..compat import advertorch
 
 Forward = Callable[[torch.Tensor], torch.Tensor]
+Loss = Literal["ce", "cw"]
+
+
+def cw_margin(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Summed untargeted CW margin ``max_{j≠y} z_j - z_y`` (positive = misclassified)."""
+    true = out.gather(1, y[:, None])[:, 0]
+    other = out.masked_fill(F.one_hot(y, out.shape[1]).bool(), float("-inf")).amax(1)
+    return (other - true).sum()
+
+
+def _ce(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(out, y, reduction="sum")
+
+
+#: loss name -> summed loss the attack ascends, on logits or log-probabilities.
+LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {"ce": _ce, "cw": cw_margin}
+
+
+def loss_fn(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    if name not in LOSSES:
+        raise ValueError(f"unknown attack loss {name!r}; choose from {', '.join(LOSSES)}")
+    return LOSSES[name]
+
+
+def l1_normalized(grad: torch.Tensor) -> torch.Tensor:
+    """``grad / ||grad||_1`` per sample (MI-FGSM's accumulation term)."""
+    norm = grad.abs().flatten(1).sum(1).clamp_min(1e-12)
+    return grad / norm.view(-1, *([1] * (grad.dim() - 1)))
 
 
 def pgd(forward: Forward, x: torch.Tensor, y: torch.Tensor, *, eps: float, step_size: float,
         steps: int, restarts: int = 1, random_start: bool = True,
-        generator: torch.Generator | None = None) -> torch.Tensor:
-    """Adversarial examples [restarts, batch, ...] maximizing CE(forward(x'), y).
+        generator: torch.Generator | None = None, loss: Loss = "ce",
+        momentum: float | None = None,
+        transform: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+    """Adversarial examples [restarts, batch, ...] maximizing ``loss(forward(x'), y)``.
 
     ``forward`` returns logits or log-probabilities (cross-entropy of log-probabilities
     equals their NLL). Call it with parameters frozen (``engine.ensemble.attack_mode``).
+    ``transform`` (optional) is applied to the input of every forward pass (M-DI²-FGSM's
+    input diversity); the iterate itself stays untransformed.
     """
+    objective = loss_fn(loss)
     shape = x.shape
     xr = x.detach().repeat(restarts, *([1] * (x.dim() - 1)))
     yr = y.repeat(restarts)
@@ -36,10 +80,15 @@ def pgd(forward: Forward, x: torch.Tensor, y: torch.Tensor, *, eps: float, step_
         delta = (xr + delta).clamp(0, 1) - xr
     else:
         delta = torch.zeros_like(xr)
+    velocity = torch.zeros_like(xr) if momentum is not None else None
     for _ in range(steps):
         delta.requires_grad_(True)
-        loss = F.cross_entropy(forward(xr + delta), yr, reduction="sum")
-        (grad,) = torch.autograd.grad(loss, delta)
+        inputs = xr + delta
+        value = objective(forward(transform(inputs) if transform is not None else inputs), yr)
+        (grad,) = torch.autograd.grad(value, delta)
+        if velocity is not None:
+            velocity = momentum * velocity + l1_normalized(grad)
+            grad = velocity
         delta = (delta.detach() + step_size * grad.sign()).clamp(-eps, eps)
         delta = (xr + delta).clamp(0, 1) - xr
     return (xr + delta).detach().view(restarts, *shape)

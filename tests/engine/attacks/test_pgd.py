@@ -66,3 +66,31 @@ def test_attacks_leave_no_parameter_gradients_and_restore_modes(member_and_batch
     assert all(p.grad is None for p in ensemble.parameters())
     assert ensemble.training and all(p.requires_grad for p in ensemble.parameters())
     ensemble.eval()
+
+
+def test_native_momentum_pgd_equals_advertorch_momentum_iterative_attack(member_and_batch):
+    """``momentum=μ`` is MI-FGSM: the same iterates as advertorch's MomentumIterativeAttack."""
+    from engine.compat import advertorch
+
+    ensemble, x, y = member_and_batch
+    member = ensemble.members[2]
+    with attack_mode(ensemble):
+        ours = pgd(member, x, y, eps=0.1, step_size=0.02, steps=10, random_start=False, momentum=1.0)[0]
+        theirs = advertorch().MomentumIterativeAttack(member, eps=0.1, nb_iter=10, decay_factor=1.0,
+                                                      eps_iter=0.02).perturb(x, y)
+    assert torch.allclose(ours, theirs, atol=1e-5)
+
+
+def test_native_cw_loss_pgd_equals_advertorch_with_the_cw_margin(member_and_batch):
+    from engine.attacks.pgd import cw_margin
+    from engine.compat import advertorch
+
+    ensemble, x, y = member_and_batch
+    member = ensemble.members[0]
+    with attack_mode(ensemble):
+        ours = pgd(member, x, y, eps=0.1, step_size=0.02, steps=10, random_start=False, loss="cw")[0]
+        theirs = advertorch().LinfPGDAttack(member, loss_fn=cw_margin, eps=0.1, nb_iter=10, eps_iter=0.02,
+                                            rand_init=False).perturb(x, y)
+        margin = lambda a: cw_margin(member(a), y).item()
+    assert torch.allclose(ours, theirs, atol=1e-5)
+    assert margin(ours) > margin(x)
