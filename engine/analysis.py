@@ -91,6 +91,9 @@ class Context:
     data_dir: str | None = None
     progress: Progress | None = None
     _ensemble: Any = field(default=None, repr=False)
+    #: the run's result cache, for intermediate artefacts shared between requests
+    #: (e.g. black-box transfer sets reused for every target ensemble)
+    cache: ResultCache | None = field(default=None, repr=False)
 
     @cached_property
     def ensemble(self):
@@ -158,7 +161,8 @@ def run(name: str, checkpoint: str | Path, config: AnalysisConfig | dict | None 
     def compute() -> dict:
         ctx = Context(checkpoint=checkpoint, meta=read_meta(checkpoint),
                       device=device if isinstance(device, torch.device) else select_device(device),
-                      dataset=dataset, data_dir=data_dir, progress=progress, _ensemble=ensemble)
+                      dataset=dataset, data_dir=data_dir, progress=progress, _ensemble=ensemble,
+                      cache=cache)
         result = analysis.compute(ctx, config)
         result.setdefault("analysis", name)
         result.setdefault("config", config.model_dump())
