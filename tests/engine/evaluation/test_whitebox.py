@@ -95,7 +95,8 @@ def test_run_end_to_end_and_second_request_is_served_from_cache(quick_baseline, 
 def test_adversarial_training_raises_whitebox_accuracy_at_the_standard_budget(quick_zoo, quick_baseline, tmp_path):
     # DVERGE Table 5 / Fig. 5: AdvT ensembles keep far more white-box accuracy than the baseline.
     cache = ResultCache(tmp_path)
-    config = {"samples": 150, "eps": [0.1], "steps": 10}
+    config = {"samples": 100, "eps": [0.1], "steps": 10}
     advt = analysis.run("whitebox", quick_zoo.get("advt"), config, device="cpu", cache=cache)
     base = analysis.run("whitebox", quick_baseline, config, device="cpu", cache=cache)
+    # measured on these 100 samples: 0.45 vs 0.29 (PGD-20 on 200 samples: 0.47 vs 0.18)
     assert advt["accuracy"][1] > base["accuracy"][1] + 0.1, (advt["accuracy"], base["accuracy"])
