@@ -175,7 +175,7 @@ def detection(ensemble: Ensemble, x: torch.Tensor, y: torch.Tensor, *, eps: floa
 
 class Config(AnalysisConfig):
     eps: Optional[float] = Field(None, gt=0, le=1, description="L∞ budget; default: the data set's standard budget")
-    attacks: list[Literal["pgd", "fgsm"]] = Field(default_factory=lambda: ["pgd"],
+    attacks: list[Literal["pgd", "fgsm"]] = Field(["pgd"],
                                                   description="attacks producing the adversarial inputs")
     steps: int = Field(20, ge=1, le=1000, description="PGD steps (random start, step ε/5)")
 

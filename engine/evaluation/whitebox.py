@@ -83,7 +83,7 @@ def resolve_protocol(protocol: str, steps: int | None, restarts: int | None) -> 
 
 
 class Config(AnalysisConfig):
-    eps: list[float] = Field(default_factory=lambda: list(DEFAULT_EPS),
+    eps: list[float] = Field(list(DEFAULT_EPS),
                              description="L∞ budgets (images in [0, 1]); 0 = clean accuracy, always included")
     protocol: Literal["quick", "paper"] = Field("quick", description="paper: PGD-50, 5 restarts; quick: PGD-20, 1")
     steps: Optional[int] = Field(None, ge=1, le=1000, description="PGD steps (overrides the protocol)")
