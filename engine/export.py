@@ -85,7 +85,12 @@ def filename(name: str, results, fmt: str, **details) -> str:
     """e.g. ``transferability_dverge-vs-baseline_fashion_mnist_eps=0.1.png``."""
     methods = "-vs-".join(dict.fromkeys(slug(r.get("method") or "imported") for _, r in results)) or "none"
     datasets = "-".join(dict.fromkeys(slug(r.get("dataset", "")) for _, r in results))
-    extra = "_".join(f"{k}={slug(v)}" for k, v in details.items() if v is not None)
+    def show(v):
+        if isinstance(v, (list, tuple)):  # a grid: its range
+            return f"{min(v):g}-{max(v):g}" if v else ""
+        return f"{v:g}" if isinstance(v, float) else v
+
+    extra = "_".join(f"{k}={slug(show(v))}" for k, v in details.items() if v is not None and show(v) != "")
     parts = [slug(name), methods, datasets] + ([extra] if extra else [])
     return "_".join(p for p in parts if p) + f".{fmt}"
 
