@@ -323,28 +323,25 @@ def analysis_configs(dataset: str, eps: float, samples: int, protocol: str, surr
         "whitebox": {"eps": grid, "samples": samples, "protocol": protocol},
         "diversity": {"samples": min(samples, 200)},
     }
-    blackbox = _blackbox_config(grid, samples, protocol, surrogates)
+    blackbox = _blackbox_config(dataset, eps, samples, protocol, surrogates)
     if blackbox is not None:
         configs["blackbox"] = blackbox
     return configs
 
 
-def _blackbox_config(grid, samples, protocol, surrogates: list[Entry]) -> dict | None:
-    """The black-box analysis' config, fitted to the fields its Config declares (the module
-    may be absent in a partial checkout: then the section says so)."""
+def _blackbox_config(dataset: str, eps: float, samples: int, protocol: str, surrogates: list[Entry]) -> dict | None:
+    """The black-box analysis' config: the given hold-out surrogates, its own ε grid for the
+    data set (plus the report ε). None when the analysis or surrogates are missing."""
     from . import analysis as registry
 
     if "blackbox" not in registry.available() or not surrogates:
         return None
-    fields = registry.get("blackbox").config.model_fields
-    config = {"samples": samples}
-    if "eps" in fields:
-        config["eps"] = grid
-    if "protocol" in fields:
-        config["protocol"] = protocol
-    for name in ("surrogates", "surrogate"):
-        if name in fields:
-            config[name] = [s.path for s in surrogates]
+    from .evaluation.blackbox import default_eps
+
+    grid = default_eps(dataset)
+    config = {"samples": samples, "protocol": protocol, "surrogates": [s.path for s in surrogates]}
+    if not any(math.isclose(e, eps) for e in grid):
+        config["eps"] = sorted(set(grid) | {eps})
     return config
 
 
