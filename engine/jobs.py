@@ -66,7 +66,7 @@ REPO = Path(__file__).resolve().parents[1]
 STATES = ("queued", "running", "done", "failed", "cancelled")
 ACTIVE = ("queued", "running")
 HEARTBEAT_SECONDS = 2.0
-HEARTBEAT_TIMEOUT = 30.0
+HEARTBEAT_TIMEOUT = 120.0  # only a hung worker lacks one; a dead pid is noticed at once
 MAX_JOBS_ENV = "ROBUST_ENSEMBLES_MAX_JOBS"
 EXECUTOR_ENV = "ROBUST_ENSEMBLES_EXECUTOR"
 _JOB_ID = re.compile(r"[0-9]{8}-[0-9]{6}-[0-9a-f]{6}")
@@ -458,6 +458,7 @@ class Executor(ABC):
                 if self._alive(job):
                     busy.add(job.slot)
                 else:
+                    self._stop(job)  # a hung worker (no heartbeat) must not keep writing the checkpoint
                     self._mark_interrupted(job)
             free = [s for s in self.slots() if s not in busy]
             for job in sorted((j for j in jobs if j.state == "queued"), key=lambda j: j.queued):

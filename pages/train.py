@@ -106,19 +106,22 @@ def new_job_form() -> None:
             st.success(f"Job {job.id} {job.state}: the ensemble will be saved to `{job.out}`.")
 
 
-def loss_figure(job: jobs.Job, progress: dict) -> go.Figure:
-    """Per-member training loss over (fractional) epochs; pre-training first."""
+def loss_figure(job: jobs.Job, progress: dict, entries: list[dict]) -> go.Figure:
+    """Per-member training loss over (fractional) epochs, pre-training first: per batch
+    from the worker's reports, else per epoch from the checkpoint history."""
     pre = jobs.pretrain_epochs(job.train_config)
     fig = go.Figure()
-    points = progress.get("losses", [])
+    points = progress.get("losses") or [{"phase": e["phase"], "x": e["epoch"], "members": e["member_loss"]}
+                                        for e in entries if e.get("member_loss")]
     members = len(points[0]["members"]) if points else 0
     for m in range(members):
         fig.add_scatter(x=[p["x"] + (pre if p["phase"] == "train" else 0) for p in points],
-                        y=[p["members"][m] for p in points], name=f"member {m}", mode="lines")
+                        y=[p["members"][m] for p in points], name=f"member {m}",
+                        mode="lines" if progress.get("losses") else "lines+markers")
     if pre:
         fig.add_vline(x=pre, line_dash="dash", annotation_text=f"{job.method} starts")
     fig.update_layout(title="Training loss per member", xaxis_title="epoch", yaxis_title="loss",
-                      height=340, margin={"t": 50, "b": 40})
+                      xaxis_range=[0, pre + job.train_config.epochs], height=340, margin={"t": 50, "b": 40})
     return fig
 
 
@@ -140,9 +143,11 @@ def metrics_figure(job: jobs.Job, entries: list[dict]) -> go.Figure:
     pre = sum(e["phase"] == "pretrain" for e in entries)
     if pre and pre < len(entries):
         fig.add_vline(x=pre + 0.5, line_dash="dash", annotation_text=f"{job.method} starts")
-    fig.update_layout(title="Clean accuracy and within-ensemble transferability per epoch (DVERGE Fig. 2)",
-                      xaxis_title="epoch", yaxis_title="rate", yaxis_range=[0, 1], height=340,
-                      margin={"t": 50, "b": 40})
+    total = max(len(entries), jobs.pretrain_epochs(job.train_config) + job.train_config.epochs)
+    fig.update_layout(title="Accuracy and transferability per epoch (DVERGE Fig. 2)",
+                      xaxis_title="epoch", yaxis_title="rate", yaxis_range=[0, 1], xaxis_range=[0.5, total + 0.5],
+                      xaxis_dtick=1,
+                      height=340, margin={"t": 50, "b": 40})
     return fig
 
 
@@ -150,12 +155,12 @@ def job_view(job: jobs.Job) -> None:
     progress = executor.store.progress(job.id)
     st.subheader(f"{job.name} · {job.state}")
     st.progress(jobs.fraction_done(job, progress), text=jobs.status_text(job, progress))
-    buttons = st.columns([1, 1, 4])
-    if job.state in jobs.ACTIVE and buttons[0].button("Cancel", key=f"cancel_{job.id}"):
+    if job.state in jobs.ACTIVE and st.button("Cancel", key=f"cancel_{job.id}",
+                                              help="stop it; the checkpoint keeps its last saved epoch"):
         executor.cancel(job.id)
         st.rerun(scope="app")
-    if job.state in ("failed", "cancelled") and buttons[1].button("Resume", key=f"resume_{job.id}",
-                                                                  help="continue from the last saved epoch"):
+    if job.state in ("failed", "cancelled") and st.button("Resume", key=f"resume_{job.id}",
+                                                          help="continue from the last saved epoch"):
         executor.resume(job.id)
         st.rerun(scope="app")
     if job.state == "failed":
@@ -164,7 +169,7 @@ def job_view(job: jobs.Job) -> None:
         st.success(f"Saved to `{job.out}`: select it in the sidebar to analyse it.")
     entries = jobs.history(job)
     left, right = st.columns(2)
-    left.plotly_chart(loss_figure(job, progress), width="stretch", key=f"loss_{job.id}")
+    left.plotly_chart(loss_figure(job, progress, entries), width="stretch", key=f"loss_{job.id}")
     right.plotly_chart(metrics_figure(job, entries), width="stretch", key=f"metrics_{job.id}")
     if not entries:
         st.caption("Per-epoch accuracy and transferability appear after the first epoch is saved.")
