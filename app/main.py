@@ -15,24 +15,9 @@ if str(ROOT) not in sys.path:
 
 from app import ui  # noqa: E402  (needs ROOT on sys.path)
 
-# (module in pages/, title, icon); the first is the default page.
-PAGES = [
-    ("zoo", "Model zoo", ":material/inventory_2:"),
-    ("train", "Train", ":material/model_training:"),
-    ("transferability", "Transferability", ":material/grid_on:"),
-    ("robustness", "Robustness", ":material/shield:"),
-    ("diversity", "Diversity", ":material/scatter_plot:"),
-    ("distilled", "Distilled images", ":material/filter_vintage:"),
-    ("saliency", "Saliency", ":material/visibility:"),
-    ("decision_regions", "Decision regions", ":material/map:"),
-    ("detection", "Detection", ":material/radar:"),
-    ("cce_subsets", "CCE subsets", ":material/join_inner:"),
-    ("report", "Reproduction report", ":material/fact_check:"),
-]
-
 st.set_page_config(page_title="Robust Ensembles Lab", layout="wide")
 pages = [st.Page(str(ui.page_path(module)), title=title, icon=icon, default=i == 0, url_path=module)
-         for i, (module, title, icon) in enumerate(PAGES) if ui.page_path(module).is_file()]
+         for i, (module, title, icon) in enumerate(ui.PAGES) if ui.page_path(module).is_file()]
 navigation = st.navigation(pages)
 ui.sidebar()
 navigation.run()

@@ -18,6 +18,21 @@ from engine import export
 from engine.data import get_spec
 from engine.zoo import list_ensembles, user_data_dir
 
+# (module in pages/, title, icon); the first is the default page.
+PAGES = [
+    ("zoo", "Model zoo", ":material/inventory_2:"),
+    ("train", "Train", ":material/model_training:"),
+    ("transferability", "Transferability", ":material/grid_on:"),
+    ("robustness", "Robustness", ":material/shield:"),
+    ("diversity", "Diversity", ":material/scatter_plot:"),
+    ("distilled", "Distilled images", ":material/filter_vintage:"),
+    ("saliency", "Saliency", ":material/visibility:"),
+    ("decision_regions", "Decision regions", ":material/map:"),
+    ("detection", "Detection", ":material/radar:"),
+    ("cce_subsets", "CCE subsets", ":material/join_inner:"),
+    ("report", "Reproduction report", ":material/fact_check:"),
+]
+
 MAX_COMPARED = 4
 
 # ε grids the sidebar offers, per data set (images in [0, 1]); the data set's standard
@@ -40,8 +55,9 @@ def eps_grid(dataset: str) -> list[float]:
 
 @st.cache_data(ttl=5, show_spinner=False)
 def zoo() -> list[dict]:
-    """Every ensemble found (shipped + user), re-scanned at most every 5 s."""
-    return [e for e in list_ensembles() if "error" not in e]
+    """Every finished ensemble found (shipped + user), re-scanned at most every 5 s
+    (runs still training appear once they are complete)."""
+    return [e for e in list_ensembles() if "error" not in e and e.get("complete", True)]
 
 
 def entry_label(e: dict) -> str:
