@@ -1,0 +1,61 @@
+"""Black-box transfer analysis (DVERGE 4.3): transfer sets are generated once per
+surrogate and reused for every target; all-or-nothing accuracy falls with ε below clean."""
+import pytest
+
+from engine import analysis
+from engine.analysis import AnalysisError
+from engine.cache import ResultCache
+from engine.evaluation import blackbox
+
+CONFIG = dict(samples=60, eps=[0.05, 0.2], steps=5, restarts=2, losses=["ce"], seed=0)
+
+
+@pytest.fixture(scope="module")
+def surrogate(quick_zoo):
+    """A hold-out baseline: another seed, cheap training."""
+    return quick_zoo.get("baseline", seed=1, epochs=1, train_subset=5000)
+
+
+def test_transfer_sets_are_generated_once_and_reused_for_every_target(quick_baseline, quick_zoo, surrogate,
+                                                                      tmp_path):
+    cache = ResultCache(tmp_path / "cache")
+    config = dict(CONFIG, surrogates=[str(surrogate)])
+    first = analysis.run("blackbox", quick_baseline, config, device="cpu", cache=cache)
+    # one miss for the result + one per transfer set: 2 attacks (SGM skipped: LeNet) x 1 loss x 2 ε
+    assert (cache.hits, cache.misses) == (0, 1 + 4)
+    second = analysis.run("blackbox", quick_zoo.get("dverge"), config, device="cpu", cache=cache)
+    assert (cache.hits, cache.misses) == (4, 1 + 4 + 1)
+
+    for r in (first, second):
+        assert all(0 <= a <= 1 for a in r["accuracy"] + [r["clean_accuracy"]])
+        assert r["skipped"] and r["skipped"][0]["attack"] == "sgm" and "residual" in r["skipped"][0]["reason"]
+        assert r["versions_per_sample"] == 2 + 1  # PGD-momentum restarts + M-DI²-FGSM
+        # all-or-nothing: never above any single attack's accuracy
+        for accs in r["per_attack"].values():
+            assert all(a <= b + 1e-9 for a, b in zip(r["accuracy"], accs))
+    acc = first["accuracy"]
+    assert acc[1] <= acc[0] + 0.05  # non-increasing in ε (up to sampling noise)
+    assert acc[1] < first["clean_accuracy"] - 0.1  # transfer attacks hurt the undefended baseline
+    assert first["surrogates"][0]["name"] == surrogate.name
+
+
+def test_missing_surrogates_is_an_actionable_error(quick_baseline, tmp_path, monkeypatch):
+    monkeypatch.setenv("ROBUST_ENSEMBLES_HOME", str(tmp_path))  # an empty zoo
+    monkeypatch.setattr("engine.zoo.SHIPPED", tmp_path / "none")
+    with pytest.raises(AnalysisError, match="python -m engine train --method baseline"):
+        analysis.run("blackbox", quick_baseline, dict(CONFIG), device="cpu", cache=ResultCache(tmp_path / "c"))
+
+
+def test_the_target_cannot_be_its_own_surrogate(quick_baseline, tmp_path):
+    with pytest.raises(AnalysisError, match="white-box"):
+        analysis.run("blackbox", quick_baseline, dict(CONFIG, surrogates=[str(quick_baseline)]), device="cpu",
+                     cache=ResultCache(tmp_path / "c"))
+
+
+def test_figure_and_table_have_one_line_per_ensemble():
+    r = {"eps": [0.1, 0.2], "accuracy": [0.5, 0.2], "clean_accuracy": 0.9, "per_attack": {"pgd-momentum/ce": [0.6, 0.3]},
+         "surrogates": [{"name": "s", "members": 3, "arch": "lenet5"}], "steps": 5, "samples": 10}
+    fig = blackbox.figures.blackbox_figure([("a", r), ("b", r)])
+    assert [t.name for t in fig.data] == ["a", "b"] and list(fig.data[0].y) == [0.9, 0.5, 0.2]
+    rows = blackbox.figures.blackbox_table([("a", r)])
+    assert [row["accuracy"] for row in rows] == [0.5, 0.2] and rows[0]["accuracy[pgd-momentum/ce]"] == 0.6
