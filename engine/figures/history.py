@@ -72,11 +72,17 @@ def _present(results, row: Row) -> bool:
     return any(r.get(line.key) is not None for _, res in results for r in res["history"] for line in row.lines)
 
 
+def _missing(results, row: Row) -> str:
+    absent = [line.name for line in row.lines
+              if not any(r.get(line.key) is not None for _, res in results for r in res["history"])]
+    return f"<br><i>not recorded by these checkpoints: {', '.join(absent)}</i>" if absent else ""
+
+
 def history_figure(results, smooth: int | str = 1, **_view) -> go.Figure:
     window = int(smooth)
     rows = [row for row in ROWS if _present(results, row)]
     fig = make_subplots(rows=max(len(rows), 1), cols=1, shared_xaxes=True, vertical_spacing=0.08,
-                        subplot_titles=[row.title for row in rows],
+                        subplot_titles=[row.title + _missing(results, row) for row in rows],
                         specs=[[{"secondary_y": row.right is not None}] for row in rows] or [[{}]])
     for r_i, row in enumerate(rows, start=1):
         for e, (label, res) in enumerate(results):
@@ -104,8 +110,8 @@ def history_figure(results, smooth: int | str = 1, **_view) -> go.Figure:
     fig.update_xaxes(title_text="epoch" + (f" (rolling mean of {window})" if window > 1 else ""),
                      row=max(len(rows), 1), col=1)
     fig.update_annotations(font_size=13)
-    fig.update_layout(height=250 * max(len(rows), 1) + 110, width=900, margin=dict(l=10, r=10, t=50, b=10),
-                      legend=dict(orientation="h", y=1.02, yanchor="bottom", x=0, xanchor="left"))
+    fig.update_layout(height=250 * max(len(rows), 1) + 150, width=900, margin=dict(l=10, r=10, t=60, b=90),
+                      legend=dict(orientation="h", y=0.01, yanchor="bottom", yref="container", x=0, xanchor="left"))
     return fig
 
 
