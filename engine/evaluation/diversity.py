@@ -212,7 +212,7 @@ def diversity_metrics(ensemble: Ensemble, x: torch.Tensor, y: torch.Tensor, metr
 
 class Config(AnalysisConfig):
     samples: int = Field(200, ge=1, le=10000, description="test images all members classify correctly (paper: 1000)")
-    metrics: list[MetricName] = Field(default_factory=lambda: list(METRICS), min_length=1,
+    metrics: list[MetricName] = Field(list(METRICS), min_length=1,
                                       description="metrics to compute")
     eps: Optional[float] = Field(None, gt=0, le=1, description="distillation ε of Eq. 2 (default: the data set's "
                                  "training ε, 0.07 on CIFAR-10)")
