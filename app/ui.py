@@ -135,8 +135,10 @@ def _widget(name: str, info, value, key: str):
             options = list(typing.get_args(item))
             return st.multiselect(label, options, default=[v for v in (value or []) if v in options], key=key,
                                   help=help_text)
-        text = st.text_input(label, ", ".join(str(v) for v in (value or [])), key=key, help=help_text)
-        return [item(v.strip()) for v in text.split(",") if v.strip()]
+        text = st.text_input(label, ", ".join(str(v) for v in (value or [])), key=key,
+                             help=f"{help_text or ''} (comma-separated{'; blank: automatic' if optional else ''})")
+        values = [item(v.strip()) for v in text.split(",") if v.strip()]
+        return None if optional and not values else values
     if annotation is bool:
         return st.checkbox(label, value=bool(value), key=key, help=help_text)
     if annotation in (int, float) and not (optional and value is None):

@@ -17,8 +17,8 @@ PAGES = [module for module, _title, _icon in ui.PAGES]
 # in seconds on a CPU.
 SMALL = {
     "transferability": {"samples": 40, "steps": 5, "examples": 2},
-    "whitebox": {"samples": 40, "steps": 3, "restarts": 1, "eps": "0, 0.1"},
-    "blackbox": {"samples": 40, "steps": 3, "eps": "0.1", "restarts": 1, "attacks": ["pgd-momentum"], "losses": ["ce"]},
+    "whitebox": {"samples": 40, "steps": "3", "restarts": "1", "eps": "0, 0.1"},  # optional fields: text inputs
+    "blackbox": {"samples": 40, "steps": "3", "eps": "0.1", "restarts": 1, "attacks": "pgd-momentum", "losses": "ce"},
     "diversity": {"samples": 20, "steps": 3},
     "history": {},
     "distill": {"steps": 3, "layers": "2"},
