@@ -6,6 +6,11 @@ architecture's shape. With ``reference=True`` the same step is also timed the wa
 reference implementation does it -- target features recomputed at every distillation
 step, full forward passes, weight gradients computed and thrown away -- and the speedup
 is reported.
+
+``eval-transferability``: the DVERGE 4.2 transferability protocol (PGD-50, step ε/5, 5
+random starts per member, every target evaluated) timed the engine's way vs the
+reference way (advertorch per member, one restart at a time, weight gradients computed,
+every target evaluated separately); see :func:`bench_eval_transferability`.
 """
 from __future__ import annotations
 
@@ -111,4 +116,100 @@ def bench_dverge_step(arch: str = "resnet20", members: int = 3, batch_size: int 
         result["reference"] = theirs_t
         result["reference_mean"] = round(sum(theirs_t.values()) / len(theirs_t), 4)
         result["speedup"] = round(result["reference_mean"] / result["mean"], 2)
+    return result
+
+
+# --------------------------------------------------------------------------- eval-transferability
+
+def _reference_transfer_matrix(ensemble: Ensemble, x: torch.Tensor, y: torch.Tensor, *, eps: float, steps: int,
+                               restarts: int, step_size: float) -> dict:
+    """DVERGE 4.2 done the reference way, kept only as the benchmark's point of comparison:
+    advertorch ``LinfPGDAttack`` per member, one restart at a time, parameters left
+    requiring grad (so every step also computes weight gradients), and every target
+    evaluated in its own forward pass."""
+    from .compat import advertorch
+
+    ensemble.eval()
+    k = len(ensemble)
+    fooled = torch.zeros(k, k + 1, dtype=torch.bool).new_zeros(k, k + 1, x.shape[0])
+    for i, source in enumerate(ensemble.members):
+        attack = advertorch().LinfPGDAttack(source, loss_fn=torch.nn.CrossEntropyLoss(reduction="sum"), eps=eps,
+                                            nb_iter=steps, eps_iter=step_size, rand_init=True)
+        for _ in range(restarts):
+            adv = attack.perturb(x, y)
+            with torch.no_grad():
+                for j, target in enumerate(ensemble.members):
+                    fooled[i, j] |= target(adv).argmax(1) != y
+                fooled[i, k] |= ensemble(adv).argmax(1) != y
+    ensemble.zero_grad(set_to_none=True)
+    rates = fooled.float().mean(-1)
+    return {"matrix": rates[:, :k].tolist(), "ensemble": rates[:, k].tolist()}
+
+
+def bench_eval_transferability(arch: str = "lenet5", members: int = 3, samples: int = 200, steps: int = 50,
+                               restarts: int = 5, eps: float | None = None, checkpoint: str | None = None,
+                               reference: bool = True, device: str = "auto", seed: int = 0,
+                               threads: int | None = None) -> dict:
+    """Throughput of the DVERGE 4.2 transferability protocol (PGD, step ε/5, ``restarts``
+    random starts, per member, every target evaluated) done the engine's way
+    (:func:`engine.evaluation.transferability.transfer_matrix`) vs the reference way, and
+    whether both give the same matrix within sampling noise. With ``checkpoint`` the
+    samples are test images every member classifies correctly; otherwise a random-init
+    ensemble of ``arch`` attacks random images labelled by the ensemble's own prediction."""
+    from .evaluation.transferability import correct_samples, transfer_matrix
+
+    dev = select_device(device)
+    if threads:
+        torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    if checkpoint:
+        from .checkpoint import load_checkpoint, read_meta
+        from .data import load_split
+
+        meta = read_meta(checkpoint)
+        ensemble = load_checkpoint(checkpoint, dev)[0]
+        arch, members, dataset = meta["arch"], meta["members"], meta["dataset"]
+        x, y = correct_samples(ensemble, load_split(dataset, "test"), samples, seed, dev)
+    else:
+        dataset = _SHAPES.get(arch, "cifar10")
+        spec = SPECS[dataset]
+        ensemble = Ensemble(build_classifier(arch, channels=spec.channels, num_classes=spec.num_classes,
+                                             mean=spec.mean, std=spec.std) for _ in range(members)).to(dev).eval()
+        x = torch.rand(samples, spec.channels, spec.size, spec.size)
+        with torch.no_grad():
+            y = ensemble(x.to(dev)).argmax(1).cpu()
+    eps = SPECS[dataset].attack_eps if eps is None and dataset in SPECS else (eps or 0.03)
+    n = x.shape[0]
+    result: dict = {"arch": arch, "members": members, "samples": n, "steps": steps, "restarts": restarts,
+                    "eps": eps, "dataset": dataset, "checkpoint": checkpoint, "device": str(dev),
+                    "threads": torch.get_num_threads()}
+    # warm-up of both ways (first-call allocations), not timed
+    transfer_matrix(ensemble, x[:8], y[:8], eps=eps, steps=1, restarts=1, backend="native", device=dev)
+    if reference:
+        _reference_transfer_matrix(ensemble, x[:8].to(dev), y[:8].to(dev), eps=eps, steps=1, restarts=1,
+                                   step_size=eps / 5)
+    start = time.perf_counter()
+    ours = transfer_matrix(ensemble, x, y, eps=eps, steps=steps, restarts=restarts, step_size=eps / 5,
+                           backend="native", device=dev, seed=seed)
+    result["seconds"] = round(time.perf_counter() - start, 3)
+    result["samples_per_second"] = round(n / result["seconds"], 2)
+    result["matrix"] = [[round(v, 4) for v in row] for row in ours["matrix"]]
+    result["ensemble"] = [round(v, 4) for v in ours["ensemble"]]
+    if reference:
+        for p in ensemble.parameters():
+            p.requires_grad_(True)
+        start = time.perf_counter()
+        theirs = _reference_transfer_matrix(ensemble, x.to(dev), y.to(dev), eps=eps, steps=steps,
+                                            restarts=restarts, step_size=eps / 5)
+        result["reference_seconds"] = round(time.perf_counter() - start, 3)
+        result["reference_samples_per_second"] = round(n / result["reference_seconds"], 2)
+        result["speedup"] = round(result["reference_seconds"] / result["seconds"], 2)
+        diff = max(abs(a - b) for ra, rb in zip(ours["matrix"] + [ours["ensemble"]],
+                                                  theirs["matrix"] + [theirs["ensemble"]]) for a, b in zip(ra, rb))
+        # two independent estimates of one rate differ by > 4 standard errors (p = 1/2) with
+        # probability < 1e-4 per cell
+        tolerance = 4 * (2 * 0.25 / max(n, 1)) ** 0.5
+        result["reference_matrix"] = [[round(v, 4) for v in row] for row in theirs["matrix"]]
+        result["reference_ensemble"] = [round(v, 4) for v in theirs["ensemble"]]
+        result.update(max_abs_difference=round(diff, 4), tolerance=round(tolerance, 4), agree=diff <= tolerance)
     return result

@@ -349,6 +349,17 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_bench_transferability(args) -> int:
+    from .bench import bench_eval_transferability
+
+    result = bench_eval_transferability(arch=args.arch, members=args.members, samples=args.samples, steps=args.steps,
+                                        restarts=args.restarts, eps=args.eps, checkpoint=args.checkpoint,
+                                        reference=not args.no_reference, device=args.device, seed=args.seed,
+                                        threads=args.threads)
+    print(json.dumps(_nan_to_none(result)))
+    return 0
+
+
 def _job_row_text(r: dict) -> str:
     metrics = "" if r["accuracy"] is None else f" acc {r['accuracy']:.3f}"
     if r["transferability"] is not None:
@@ -495,6 +506,21 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     ds.add_argument("--json", action="store_true")
     ds.set_defaults(func=cmd_bench)
+    et = bsub.add_parser("eval-transferability",
+                         help="DVERGE 4.2 transferability protocol: engine vs reference (advertorch) throughput")
+    et.add_argument("--arch", default="lenet5", help="lenet5 or resnet20 (random-init unless --checkpoint)")
+    et.add_argument("--members", type=int, default=3)
+    et.add_argument("--samples", type=int, default=200)
+    et.add_argument("--steps", type=int, default=50, help="PGD steps (paper: 50)")
+    et.add_argument("--restarts", type=int, default=5, help="random starts (paper: 5)")
+    et.add_argument("--eps", type=float, help="default: the data set's attack ε")
+    et.add_argument("--checkpoint", help="a real checkpoint (its test images); default: random-init members")
+    et.add_argument("--seed", type=int, default=0)
+    et.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    et.add_argument("--no-reference", action="store_true", help="skip timing the reference way")
+    et.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    et.add_argument("--json", action="store_true", help="(always JSON)")
+    et.set_defaults(func=cmd_bench_transferability)
 
     jb = sub.add_parser("jobs", help="background training jobs (what the app's Train page runs)")
     jsub = jb.add_subparsers(dest="jobs_command", required=True)

@@ -26,13 +26,16 @@ def blackbox_figure(results, attack: str | None = None, **_view) -> go.Figure:
                                  hovertemplate="ε=%{x}: accuracy %{y:.3f}<extra>" + label + "</extra>"))
     first = results[0][1] if results else {}
     surrogates = ", ".join(f"{s['name']} ({s['members']}x{s['arch']})" for s in first.get("surrogates", []))
-    what = attack or "all-or-nothing over " + ", ".join(first.get("per_attack", {}))
+    pairs = len(first.get("per_attack", {}))
+    what = attack or f"all-or-nothing over {pairs} attack/loss pair{'s' if pairs != 1 else ''}"
+    skipped = "; ".join(sorted({f"{s['attack']} skipped ({s['reason']})" for s in first.get("skipped", [])}))
     fig.update_layout(
         title=dict(text=f"Black-box transfer accuracy ({what})<br><sup>surrogates: {surrogates}; "
-                        f"{first.get('steps')} iterations, {first.get('samples')} samples; ε=0 is clean accuracy</sup>",
+                        f"{first.get('steps')} iterations, {first.get('samples')} samples; ε=0 is clean accuracy"
+                        + (f"<br>{skipped}" if skipped else "") + "</sup>",
                    font=dict(size=14)),
         xaxis_title="ε (L∞)", yaxis_title="accuracy", yaxis=dict(range=[0, 1.02]), height=420,
-        margin=dict(l=10, r=10, t=80, b=10), legend=dict(orientation="h", y=-0.2))
+        margin=dict(l=10, r=10, t=100, b=10), legend=dict(orientation="h", y=-0.2))
     return fig
 
 
