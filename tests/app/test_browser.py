@@ -82,7 +82,7 @@ def test_train_then_explore_transferability_in_a_browser(app_url, tmp_path):
         page.goto(app_url + "/transferability")
         expect(page.get_by_text("Transferability within the ensemble")).to_be_visible()
         page.get_by_role("button", name=re.compile("Precompute the ε grid")).click()
-        title = page.locator(".js-plotly-plot .gtitle").first
+        title = page.locator(".js-plotly-plot .annotation-text").first  # subplot titles are annotations
         expect(title).to_contain_text("ε=0.1", timeout=300_000)
         before = page.locator(".js-plotly-plot").first.inner_text()
 
