@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .paper_claims import CLAIMS, TABLES, Claim, Numeric, Ordering
+from .paper_claims import TABLES, Claim, Ordering
 
 REPRODUCED = "reproduced"
 NOT_REPRODUCED = "not reproduced"

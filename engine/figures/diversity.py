@@ -89,7 +89,6 @@ def heatmaps(results, metrics: list[str]) -> go.Figure:
 
 
 def bars(results, metrics: list[str]) -> go.Figure:
-    info = _metric_info()
     fig = make_subplots(rows=1, cols=len(metrics), horizontal_spacing=0.1,
                         subplot_titles=[_name(m) for m in metrics])
     for c, m in enumerate(metrics):
