@@ -20,4 +20,6 @@ pages = [st.Page(str(ui.page_path(module)), title=title, icon=icon, default=i ==
          for i, (module, title, icon) in enumerate(ui.PAGES) if ui.page_path(module).is_file()]
 navigation = st.navigation(pages)
 ui.sidebar()
+ui.begin_page()
 navigation.run()
+ui.export_all_button()

@@ -236,7 +236,9 @@ def show(name: str, config: dict, *, view: dict | None = None, key: str | None =
 
 
 def export_buttons(analysis, results, view: dict, details: dict | None = None) -> None:
-    """Download buttons: figure as PNG/SVG/PDF/HTML, data as CSV/JSON (generated on click)."""
+    """Download buttons: figure as PNG/SVG/PDF/HTML, data as CSV/JSON (generated on click).
+    The figure is also registered for the page's "export all" archive."""
+    st.session_state.setdefault("_page_exports", []).append((analysis, results, dict(view), dict(details or {})))
     cols = st.columns(len(export.FORMATS))
     for col, fmt in zip(cols, export.FORMATS):
         name = export.filename(analysis.name, results, fmt, **(details or {}))
@@ -250,3 +252,29 @@ MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf", "h
 
 def page_path(name: str) -> Path:
     return Path(__file__).resolve().parents[1] / "pages" / f"{name}.py"
+
+
+def begin_page() -> None:
+    """Called before a page runs: forget the previous page's exportable figures."""
+    st.session_state["_page_exports"] = []
+
+
+def export_all_button() -> None:
+    """One zip with every figure of the page in every format (built on click)."""
+    exports = list(st.session_state.get("_page_exports", []))
+    if not exports:
+        return
+
+    def build() -> bytes:
+        files = {}
+        for analysis, results, view, details in exports:
+            for fmt in export.FORMATS:
+                files[export.filename(analysis.name, results, fmt, **details)] = \
+                    export.export_bytes(analysis, results, fmt, **view)
+        return export.archive(files)
+
+    names = "-".join(dict.fromkeys(a.name for a, *_ in exports))
+    st.sidebar.download_button(f"Export all figures of this page ({len(exports)}, zip)", data=build,
+                               file_name=f"{export.slug(names)}_all-formats.zip", mime="application/zip",
+                               key="export_all", on_click="ignore",
+                               help="PNG, SVG, PDF, HTML, CSV and JSON of every figure shown on this page")

@@ -70,7 +70,9 @@ with st.form("upload"):
                               type=["zip", "pth", "pt"])
     name = st.text_input("Name in your zoo", placeholder="e.g. dverge-cifar-official")
     c1, c2 = st.columns(2)
-    dataset = c1.selectbox("Data set (for a DVERGE .pth)", ["cifar10", "fashion_mnist", "mnist"])
+    dataset = c1.text_input("Data set (for a DVERGE .pth)", "cifar10",
+                            help="cifar10 (torchvision downloads it when online), fashion_mnist, mnist, or "
+                                 "folder:PATH for an image folder with test/<class>/ images (offline)")
     arch = c2.text_input("Architecture (for a DVERGE .pth)", "resnet20")
     submitted = st.form_submit_button("Validate and add")
 if submitted:
