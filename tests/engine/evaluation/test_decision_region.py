@@ -2,26 +2,15 @@
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from engine import analysis
 from engine.checkpoint import CheckpointError, load_checkpoint
 from engine.ensemble import Ensemble
 from engine.evaluation.decision_region import adversarial_direction, rademacher_direction, region_grid
 from engine.export import export_bytes
+from tests.models import Linear
 
 SMALL = dict(resolution=9, extent=0.1)
-
-
-class Linear(nn.Module):
-    """logits = W · flatten(x): its decision regions on a plane can be computed by hand."""
-
-    def __init__(self, weight):
-        super().__init__()
-        self.weight = nn.Parameter(weight)
-
-    def forward(self, x):
-        return x.flatten(1) @ self.weight.T
 
 
 def test_grid_matches_a_hand_computed_linear_model():

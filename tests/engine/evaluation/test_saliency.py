@@ -2,7 +2,6 @@
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from engine import analysis
 from engine.checkpoint import load_checkpoint
@@ -10,6 +9,7 @@ from engine.ensemble import Ensemble
 from engine.evaluation.diversity import gradient_alignment
 from engine.evaluation.saliency import Config, member_attributions, saliency_alignment_matrix
 from engine.export import export_bytes
+from tests.models import Linear
 
 INDICES = [0, 1, 2, 3]
 
@@ -34,17 +34,6 @@ def test_captum_saliency_is_the_gradient_of_the_target_logit(baseline, images):
             (grad,) = torch.autograd.grad(member(xb)[0, y[b]], xb)
             assert torch.allclose(maps[m, b], grad[0], atol=1e-6)
     assert all(p.grad is None for p in baseline.parameters())  # attributions never touch the weights
-
-
-class Linear(nn.Module):
-    """logits = W · flatten(x): every input gradient of logit t is W[t], noise or not."""
-
-    def __init__(self, weight):
-        super().__init__()
-        self.weight = nn.Parameter(weight)
-
-    def forward(self, x):
-        return x.flatten(1) @ self.weight.T
 
 
 def test_smoothgrad_of_a_linear_model_is_its_weight_row():
