@@ -95,7 +95,7 @@ def test_train_then_explore_transferability_in_a_browser(app_url, tmp_path):
 
         # 3. Export: the PNG download is a real PNG.
         with page.expect_download(timeout=120_000) as download:
-            page.get_by_role("button", name="PNG").click()
+            page.get_by_role("button", name="PNG", exact=True).click()
         path = tmp_path / download.value.suggested_filename
         download.value.save_as(path)
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
