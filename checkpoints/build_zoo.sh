@@ -11,8 +11,9 @@
 # DVERGE-family runs start from the baseline run (exactly what their own quick
 # pre-training would produce), so it is trained once.
 #
-# Measured run time on the project's 2-core CPU: see ZOO_BUILD_SECONDS in
-# checkpoints/README.md (about 25 minutes with the machine otherwise idle).
+# Run time on the project's 2-core CPU: the shipped zoo took 8171 s (2 h 16 min) with the
+# CPU shared by several other heavy jobs; on an idle machine the single runs take 1-5
+# minutes each (see checkpoints/README.md), about 30 minutes in all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${WORK:-$(mktemp -d -t zoo-build-XXXX)}
