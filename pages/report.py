@@ -69,9 +69,9 @@ for section in report.sections:
         st.warning(section.error)
     if section.rows:
         frame = pd.DataFrame([{c: getattr(r, c) for c in rep.ROW_COLUMNS} for r in section.rows])
-        st.dataframe(frame.style.map(_colour, subset=["verdict"]), hide_index=True, use_container_width=True)
+        st.dataframe(frame.style.map(_colour, subset=["verdict"]), hide_index=True, width="stretch")
     if section.measured:
         with st.expander("Our measurements per ensemble"):
-            st.dataframe(pd.DataFrame(section.measured), hide_index=True, use_container_width=True)
+            st.dataframe(pd.DataFrame(section.measured), hide_index=True, width="stretch")
     for i, (caption, fig) in enumerate(section.figures):
         st.plotly_chart(fig, key=f"report:{section.key}:{i}")

@@ -24,7 +24,7 @@ if not good:
 else:
     rows = [{k: e.get(k) for k in ("name", "method", "dataset", "arch", "members", "epoch", "accuracy",
                                     "transferability", "shipped")} for e in good]
-    st.dataframe(rows, hide_index=True, use_container_width=True)
+    st.dataframe(rows, hide_index=True, width="stretch")
     st.caption(f"Shipped ensembles come with the product; yours live in `{user_data_dir() / 'ensembles'}`. "
                "Pick the ones to compare in the sidebar.")
 
@@ -60,7 +60,7 @@ else:
                             line={"dash": "dot"})
             fig.update_layout(xaxis_title="epoch", yaxis_title="rate", yaxis_range=[0, 1], height=320,
                               title=f"Training history of {entry['name']}")
-            st.plotly_chart(fig, use_container_width=True)
+            st.plotly_chart(fig, width="stretch")
         else:
             st.caption("No training history (imported ensemble).")
 
