@@ -145,6 +145,14 @@ def cached(name: str, checkpoint: str | Path, config: AnalysisConfig | dict | No
     return (cache or default_cache()).get(key)
 
 
+def is_cached(name: str, checkpoint: str | Path, config: AnalysisConfig | dict | None = None, *,
+              cache: ResultCache | None = None) -> bool:
+    """Whether this request's result is in the cache (a key lookup: nothing is decoded)."""
+    analysis = get(name)
+    key, _ = request_key(analysis, checkpoint, parse_config(analysis, config))
+    return key in (cache or default_cache())
+
+
 def run(name: str, checkpoint: str | Path, config: AnalysisConfig | dict | None = None, *,
         device: str | torch.device = "auto", data_dir: str | None = None, progress: Progress | None = None,
         cache: ResultCache | None = None, ensemble=None) -> dict:

@@ -18,7 +18,7 @@ eps = ui.shared_eps()
 config = ui.settings(analysis, fixed={"eps": eps}, defaults={"samples": 200})
 grid = ui.eps_grid(st.session_state.get("shared_dataset", "fashion_mnist"))
 
-todo = [(e, p) for e in grid for p in paths if registry.cached("transferability", p, dict(config, eps=e)) is None]
+todo = [(e, p) for e in grid for p in paths if not registry.is_cached("transferability", p, dict(config, eps=e))]
 if todo and st.button(f"Precompute the ε grid ({len(grid)} values × {len(paths)} ensembles)", key="precompute"):
     bar = st.progress(0.0)
     for n, (e, p) in enumerate(todo):
