@@ -15,6 +15,7 @@ every target evaluated separately); see :func:`bench_eval_transferability`.
 from __future__ import annotations
 
 import random
+import statistics
 import time
 
 import torch
@@ -149,13 +150,15 @@ def _reference_transfer_matrix(ensemble: Ensemble, x: torch.Tensor, y: torch.Ten
 def bench_eval_transferability(arch: str = "lenet5", members: int = 3, samples: int = 200, steps: int = 50,
                                restarts: int = 5, eps: float | None = None, checkpoint: str | None = None,
                                reference: bool = True, device: str = "auto", seed: int = 0,
-                               threads: int | None = None) -> dict:
+                               threads: int | None = None, repeats: int = 1, workers: int | None = None) -> dict:
     """Throughput of the DVERGE 4.2 transferability protocol (PGD, step ε/5, ``restarts``
     random starts, per member, every target evaluated) done the engine's way
     (:func:`engine.evaluation.transferability.transfer_matrix`) vs the reference way, and
     whether both give the same matrix within sampling noise. With ``checkpoint`` the
     samples are test images every member classifies correctly; otherwise a random-init
-    ensemble of ``arch`` attacks random images labelled by the ensemble's own prediction."""
+    ensemble of ``arch`` attacks random images labelled by the ensemble's own prediction.
+    With ``repeats`` > 1 the two ways alternate and the medians are reported (wall-clock
+    times on a shared machine vary by 10-20% from run to run)."""
     from .evaluation.transferability import correct_samples, transfer_matrix
 
     dev = select_device(device)
@@ -182,34 +185,49 @@ def bench_eval_transferability(arch: str = "lenet5", members: int = 3, samples: 
     n = x.shape[0]
     result: dict = {"arch": arch, "members": members, "samples": n, "steps": steps, "restarts": restarts,
                     "eps": eps, "dataset": dataset, "checkpoint": checkpoint, "device": str(dev),
-                    "threads": torch.get_num_threads()}
+                    "threads": torch.get_num_threads(), "repeats": repeats}
+
+    def ours() -> dict:
+        return transfer_matrix(ensemble, x, y, eps=eps, steps=steps, restarts=restarts, step_size=eps / 5,
+                               backend="native", device=dev, seed=seed, workers=workers)
+
+    def theirs() -> dict:
+        for p in ensemble.parameters():  # the reference way: parameters left requiring grad
+            p.requires_grad_(True)
+        return _reference_transfer_matrix(ensemble, x.to(dev), y.to(dev), eps=eps, steps=steps,
+                                          restarts=restarts, step_size=eps / 5)
+
     # warm-up of both ways (first-call allocations), not timed
     transfer_matrix(ensemble, x[:8], y[:8], eps=eps, steps=1, restarts=1, backend="native", device=dev)
     if reference:
         _reference_transfer_matrix(ensemble, x[:8].to(dev), y[:8].to(dev), eps=eps, steps=1, restarts=1,
                                    step_size=eps / 5)
-    start = time.perf_counter()
-    ours = transfer_matrix(ensemble, x, y, eps=eps, steps=steps, restarts=restarts, step_size=eps / 5,
-                           backend="native", device=dev, seed=seed)
-    result["seconds"] = round(time.perf_counter() - start, 3)
-    result["samples_per_second"] = round(n / result["seconds"], 2)
-    result["matrix"] = [[round(v, 4) for v in row] for row in ours["matrix"]]
-    result["ensemble"] = [round(v, 4) for v in ours["ensemble"]]
-    if reference:
-        for p in ensemble.parameters():
-            p.requires_grad_(True)
+    times: dict[str, list[float]] = {"ours": [], "reference": []}
+    for _ in range(max(1, repeats)):
         start = time.perf_counter()
-        theirs = _reference_transfer_matrix(ensemble, x.to(dev), y.to(dev), eps=eps, steps=steps,
-                                            restarts=restarts, step_size=eps / 5)
-        result["reference_seconds"] = round(time.perf_counter() - start, 3)
+        mine = ours()
+        times["ours"].append(time.perf_counter() - start)
+        if reference:
+            start = time.perf_counter()
+            ref = theirs()
+            times["reference"].append(time.perf_counter() - start)
+    result["seconds"] = round(statistics.median(times["ours"]), 3)
+    result["samples_per_second"] = round(n / result["seconds"], 2)
+    result["matrix"] = [[round(v, 4) for v in row] for row in mine["matrix"]]
+    result["ensemble"] = [round(v, 4) for v in mine["ensemble"]]
+    if reference:
+        result["reference_seconds"] = round(statistics.median(times["reference"]), 3)
         result["reference_samples_per_second"] = round(n / result["reference_seconds"], 2)
         result["speedup"] = round(result["reference_seconds"] / result["seconds"], 2)
-        diff = max(abs(a - b) for ra, rb in zip(ours["matrix"] + [ours["ensemble"]],
-                                                  theirs["matrix"] + [theirs["ensemble"]]) for a, b in zip(ra, rb))
+        if repeats > 1:
+            result["runs"] = {k: [round(t, 3) for t in v] for k, v in times.items()}
+            result["speedups"] = [round(r / o, 2) for o, r in zip(times["ours"], times["reference"])]
+        diff = max(abs(a - b) for ra, rb in zip(mine["matrix"] + [mine["ensemble"]],
+                                                  ref["matrix"] + [ref["ensemble"]]) for a, b in zip(ra, rb))
         # two independent estimates of one rate differ by > 4 standard errors (p = 1/2) with
         # probability < 1e-4 per cell
         tolerance = 4 * (2 * 0.25 / max(n, 1)) ** 0.5
-        result["reference_matrix"] = [[round(v, 4) for v in row] for row in theirs["matrix"]]
-        result["reference_ensemble"] = [round(v, 4) for v in theirs["ensemble"]]
+        result["reference_matrix"] = [[round(v, 4) for v in row] for row in ref["matrix"]]
+        result["reference_ensemble"] = [round(v, 4) for v in ref["ensemble"]]
         result.update(max_abs_difference=round(diff, 4), tolerance=round(tolerance, 4), agree=diff <= tolerance)
     return result

@@ -62,20 +62,25 @@ def pgd(forward: Forward, x: torch.Tensor, y: torch.Tensor, *, eps: float, step_
         steps: int, restarts: int = 1, random_start: bool = True,
         generator: torch.Generator | None = None, loss: Loss = "ce",
         momentum: float | None = None,
-        transform: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        noise: torch.Tensor | None = None) -> torch.Tensor:
     """Adversarial examples [restarts, batch, ...] maximizing ``loss(forward(x'), y)``.
 
     ``forward`` returns logits or log-probabilities (cross-entropy of log-probabilities
     equals their NLL). Call it with parameters frozen (``engine.ensemble.attack_mode``).
     ``transform`` (optional) is applied to the input of every forward pass (M-DI²-FGSM's
-    input diversity); the iterate itself stays untransformed.
+    input diversity); the iterate itself stays untransformed. ``noise`` (optional, shaped
+    like the repeated input, values in [0, 1)) replaces the random start's uniform draws,
+    so a caller can give every sample its own start independently of how it batches.
     """
     objective = loss_fn(loss)
     shape = x.shape
     xr = x.detach().repeat(restarts, *([1] * (x.dim() - 1)))
     yr = y.repeat(restarts)
     if random_start:
-        noise = torch.rand(xr.shape, generator=generator, device="cpu").to(xr.device)
+        if noise is None:
+            noise = torch.rand(xr.shape, generator=generator, device="cpu")
+        noise = noise.to(xr.device)
         delta = (noise * 2 - 1) * eps
         delta = (xr + delta).clamp(0, 1) - xr
     else:

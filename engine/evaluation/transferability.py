@@ -8,7 +8,8 @@ extra ``ensemble`` column is the success rate against the whole ensemble.
 """
 from __future__ import annotations
 
-from typing import Callable, Literal, Optional
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Iterator, Literal, Optional
 
 import numpy as np
 import torch
@@ -43,17 +44,48 @@ def correct_samples(ensemble: Ensemble, data: ImageData, n: int, seed: int = 0,
     return torch.cat(xs)[:n], torch.cat(ys)[:n]
 
 
+def cpu_workers(device) -> int:
+    """Worker threads for independent attack tasks: one per intra-op thread on CPU (each
+    task then runs single-threaded; small convolutions scale better across tasks than
+    inside one op), one on GPU."""
+    return max(1, torch.get_num_threads()) if torch.device(device).type == "cpu" else 1
+
+
+def _run_tasks(fn: Callable, tasks: list, workers: int) -> Iterator:
+    """``fn`` over ``tasks`` in order; on ``workers`` > 1 threads, each running torch
+    single-threaded. The caller's thread count is restored afterwards."""
+    if workers <= 1:
+        yield from map(fn, tasks)
+        return
+    threads = torch.get_num_threads()
+
+    def single_threaded(task):
+        torch.set_num_threads(1)
+        return fn(task)
+
+    try:
+        with ThreadPoolExecutor(workers) as pool:
+            yield from pool.map(single_threaded, tasks)
+    finally:
+        torch.set_num_threads(threads)
+
+
 def transfer_matrix(ensemble: Ensemble, x: torch.Tensor, y: torch.Tensor, *, eps: float,
                     steps: int = 20, restarts: int = 1, step_size: float | None = None,
                     backend: str = "native", batch_size: int = 500, device="cpu", seed: int = 0,
-                    progress: Callable[[int, int], None] | None = None, examples: int = 0) -> dict:
+                    progress: Callable[[int, int], None] | None = None, examples: int = 0,
+                    workers: int | None = None) -> dict:
     """Success-rate matrix [K, K] and ensemble column [K] on (x, y), already all-correct.
 
     Restarts run one after the other, each only on the samples some target (or the
     ensemble) still classifies correctly: the "fooled by any restart" counts are the same
-    as attacking every sample R times, for less work (``python -m engine bench
-    eval-transferability`` measures it). Parameters are frozen (``attack_mode``), so no
-    weight gradients are computed, and one adversarial batch serves every target.
+    as attacking every sample R times, for less work. Parameters are frozen
+    (``attack_mode``), so no weight gradients are computed, and one adversarial batch
+    serves every target. The (source member, sample chunk) tasks are independent and run
+    on ``workers`` threads (default :func:`cpu_workers`); every sample's random starts are
+    seeded by (seed, source, restart), so the result does not depend on chunking or
+    scheduling. ``python -m engine bench eval-transferability`` measures all of this
+    against the reference way.
 
     With ``examples`` > 0 the result also holds the first ``examples`` samples' clean
     images, their adversarial versions from every source member (first restart) and every
@@ -61,44 +93,57 @@ def transfer_matrix(ensemble: Ensemble, x: torch.Tensor, y: torch.Tensor, *, eps
     attack = BACKENDS[backend]
     step_size = eps / 5 if step_size is None else step_size
     k, n = len(ensemble), x.shape[0]
+    workers = cpu_workers(device) if workers is None else max(1, workers)
+    if backend != "native":
+        workers = 1  # advertorch's random start uses the global generator: keep it sequential
+    # enough chunks per member to keep every worker busy, none larger than batch_size
+    chunk = max(1, min(batch_size, -(-n // workers) if k % workers else n))
+    tasks = [(i, start) for i in range(k) for start in range(0, n, chunk)]
+
+    def attack_source(task: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor, tuple | None]:
+        i, start = task
+        xb, yb = x[start:start + chunk].to(device), y[start:start + chunk].to(device)
+        kwargs = dict(eps=eps, step_size=step_size, steps=steps, restarts=1)
+        if backend != "native":  # advertorch draws its random start from the global generator
+            torch.manual_seed(seed * 1_000_003 + i * 10_007 + start)
+        wrong = torch.zeros(k, xb.shape[0], dtype=torch.bool, device=xb.device)
+        ens_wrong = torch.zeros(xb.shape[0], dtype=torch.bool, device=xb.device)
+        example = None
+        for r in range(restarts):
+            # Restarts only matter for samples that some target (or the ensemble) still
+            # classifies correctly: a sample fooling them all keeps every "fooled by any
+            # restart" flag, so the result is exact without it.
+            todo = (~(wrong.all(0) & ens_wrong)).nonzero()[:, 0]
+            if todo.numel() == 0:
+                break
+            if backend == "native":  # each sample's random start depends on (seed, source, restart) only
+                g = torch.Generator().manual_seed(seed * 1_000_003 + i * 10_007 + r)
+                kwargs["noise"] = torch.rand(x.shape, generator=g)[start:start + chunk][todo.cpu()]
+            adv = attack(ensemble.members[i], xb[todo], yb[todo], **kwargs)[0]  # [b, ...]
+            with torch.no_grad():
+                logits = ensemble.member_logits(adv)  # [K, b, C]
+                member_pred = logits.argmax(-1)
+                ens_pred = logits.softmax(-1).mean(0).argmax(-1)
+            wrong[:, todo] |= member_pred != yb[todo]
+            ens_wrong[todo] |= ens_pred != yb[todo]
+            if r == 0 and start == 0 and examples:  # restart 0 covers every sample
+                m = min(examples, xb.shape[0])
+                example = (adv[:m].cpu().numpy().astype("float16"),
+                           torch.cat([member_pred[:, :m], ens_pred[None, :m]]).cpu().numpy())
+        return wrong.sum(1).cpu(), ens_wrong.sum().cpu(), example
+
     fooled = torch.zeros(k, k + 1, dtype=torch.long)
-    generator = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)  # advertorch draws its random start from the global generator
-    total = k * -(-n // batch_size)
-    done = 0
     example_adv, example_pred = [], []
     with attack_mode(ensemble):
-        for i, source in enumerate(ensemble.members):
-            for start in range(0, n, batch_size):
-                xb, yb = x[start:start + batch_size].to(device), y[start:start + batch_size].to(device)
-                kwargs = dict(eps=eps, step_size=step_size, steps=steps, restarts=1)
-                if backend == "native":
-                    kwargs["generator"] = generator
-                wrong = torch.zeros(k, xb.shape[0], dtype=torch.bool, device=xb.device)
-                ens_wrong = torch.zeros(xb.shape[0], dtype=torch.bool, device=xb.device)
-                for r in range(restarts):
-                    # Restarts only matter for samples that some target (or the ensemble)
-                    # still classifies correctly: a sample fooling them all keeps every
-                    # "fooled by any restart" flag, so the result is exact without it.
-                    todo = (~(wrong.all(0) & ens_wrong)).nonzero()[:, 0]
-                    if todo.numel() == 0:
-                        break
-                    adv = attack(source, xb[todo], yb[todo], **kwargs)[0]  # [b, ...]
-                    with torch.no_grad():
-                        logits = ensemble.member_logits(adv)  # [K, b, C]
-                        member_pred = logits.argmax(-1)
-                        ens_pred = logits.softmax(-1).mean(0).argmax(-1)
-                    wrong[:, todo] |= member_pred != yb[todo]
-                    ens_wrong[todo] |= ens_pred != yb[todo]
-                    if r == 0 and start == 0 and examples:  # restart 0 covers every sample
-                        m = min(examples, xb.shape[0])
-                        example_adv.append(adv[:m].cpu().numpy().astype("float16"))
-                        example_pred.append(torch.cat([member_pred[:, :m], ens_pred[None, :m]]).cpu().numpy())
-                fooled[i, :k] += wrong.sum(1).cpu()
-                fooled[i, k] += int(ens_wrong.sum())
-                done += 1
-                if progress:
-                    progress(done, total)
+        for done, ((i, _), (wrong, ens_wrong, example)) in enumerate(
+                zip(tasks, _run_tasks(attack_source, tasks, workers)), 1):
+            fooled[i, :k] += wrong
+            fooled[i, k] += ens_wrong
+            if example is not None:
+                example_adv.append(example[0])
+                example_pred.append(example[1])
+            if progress:
+                progress(done, len(tasks))
     rates = fooled.float() / max(n, 1)
     matrix = rates[:, :k]
     off = matrix[~torch.eye(k, dtype=torch.bool)]

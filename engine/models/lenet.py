@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .input_conv import InputConv2d
+
 
 class LeNet5(nn.Module):
     """conv 5x5 (6) - pool - conv 5x5 (16) - pool - fc 120 - fc 84 - fc classes.
@@ -17,7 +19,7 @@ class LeNet5(nn.Module):
         super().__init__()
         from . import activation
 
-        self.conv1 = nn.Conv2d(channels, 6, 5, padding=2)
+        self.conv1 = InputConv2d(channels, 6, 5, padding=2)
         self.conv2 = nn.Conv2d(6, 16, 5)
         self.fc1 = nn.Linear(16 * 5 * 5, 120)
         self.fc2 = nn.Linear(120, 84)

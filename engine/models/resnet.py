@@ -7,6 +7,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .input_conv import InputConv2d
+
 
 class BasicBlock(nn.Module):
     def __init__(self, in_planes: int, planes: int, stride: int, leaky: bool):
@@ -43,7 +45,7 @@ class CifarResNet(nn.Module):
         if (depth - 2) % 6 != 0:
             raise ValueError(f"ResNet depth must be 6n+2, got {depth}")
         n = (depth - 2) // 6
-        self.conv1 = nn.Conv2d(channels, 16, 3, padding=1, bias=False)
+        self.conv1 = InputConv2d(channels, 16, 3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(16)
         self.act = activation(leaky)
         in_planes = 16
