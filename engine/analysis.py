@@ -63,6 +63,8 @@ class Analysis:
     table: Callable[[Results], list[dict]]
     reference: str = ""  # the paper section / figure it reproduces
     version: int = 1  # bump when compute changes meaning: invalidates cached results
+    # what else the result depends on, beyond the checkpoint and the config (cache-key material)
+    depends_on: Callable[[Any, str], dict] | None = None  # (config, data set) -> JSON-able dict
 
 
 class AnalysisError(ValueError):
@@ -131,8 +133,9 @@ def request_key(analysis: Analysis, checkpoint: str | Path, config: AnalysisConf
 
     meta = read_meta(checkpoint)
     dataset = config.dataset or meta["dataset"]
+    extra = analysis.depends_on(config, dataset) if analysis.depends_on else {}
     key = cache_key(analysis=analysis.name, version=analysis.version, checkpoint=content_hash(checkpoint),
-                    dataset=dataset, config=config.model_dump(exclude={"dataset"}))
+                    dataset=dataset, config=config.model_dump(exclude={"dataset"}), **extra)
     return key, dataset
 
 

@@ -110,6 +110,20 @@ def find_surrogates(dataset: str, roots=None) -> list[str]:
             and Path(e["path"]).name.startswith("surrogate") and e.get("dataset") == dataset]
 
 
+def surrogate_hashes(config: Config, dataset: str) -> dict:
+    """The surrogates a request would use, by content hash (part of its cache key, so a
+    surrogate added to, replaced in or removed from the zoo is never served stale)."""
+    from ..checkpoint import CheckpointError, content_hash
+
+    hashes = []
+    for path in list(config.surrogates) or find_surrogates(dataset):
+        try:
+            hashes.append(content_hash(path))
+        except (CheckpointError, OSError, KeyError, ValueError):
+            hashes.append(f"unreadable:{path}")  # compute() reports it clearly
+    return {"surrogates": sorted(hashes)}
+
+
 def resolve_surrogates(config: Config, dataset: str, target_hash: str | None = None) -> list[str]:
     from ..checkpoint import content_hash, read_meta
 
@@ -246,4 +260,4 @@ def compute(ctx: Context, config: Config) -> dict:
 
 ANALYSIS = Analysis(name="blackbox", title="Black-box transfer robustness", config=Config, compute=compute,
                     figure=figures.blackbox_figure, table=figures.blackbox_table,
-                    reference="DVERGE 4.3, Fig. 4, App. Table 4")
+                    reference="DVERGE 4.3, Fig. 4, App. Table 4", depends_on=surrogate_hashes)

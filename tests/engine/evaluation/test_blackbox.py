@@ -59,3 +59,24 @@ def test_figure_and_table_have_one_line_per_ensemble():
     assert [t.name for t in fig.data] == ["a", "b"] and list(fig.data[0].y) == [0.9, 0.5, 0.2]
     rows = blackbox.figures.blackbox_table([("a", r)])
     assert [row["accuracy"] for row in rows] == [0.5, 0.2] and rows[0]["accuracy[pgd-momentum/ce]"] == 0.6
+
+
+def test_the_discovered_surrogates_are_part_of_the_cache_key(quick_baseline, surrogate, tmp_path, monkeypatch):
+    import shutil
+
+    monkeypatch.setenv("ROBUST_ENSEMBLES_HOME", str(tmp_path))
+    monkeypatch.setattr("engine.zoo.SHIPPED", tmp_path / "none")
+    from engine.zoo import user_ensembles_dir
+
+    def key():
+        return analysis.request_key(analysis.get("blackbox"), quick_baseline, blackbox.Config(**CONFIG))[0]
+
+    empty = key()
+    zoo = user_ensembles_dir()
+    shutil.copytree(surrogate, zoo / "surrogate-a")
+    one = key()
+    shutil.copytree(quick_baseline, zoo / "surrogate-b")  # a different ensemble joins
+    two = key()
+    assert len({empty, one, two}) == 3
+    shutil.rmtree(zoo / "surrogate-b")
+    assert key() == one  # the same surrogates again: the same key
