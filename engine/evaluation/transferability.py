@@ -20,6 +20,7 @@ from ..attacks import advertorch_pgd, pgd
 from ..data import ImageData
 from ..ensemble import Ensemble, attack_mode
 from ..figures import transferability as figures
+from ..models import inference_copy
 from .accuracy import clean_accuracy, member_predictions
 
 BACKENDS = {"native": pgd, "advertorch": advertorch_pgd}
@@ -79,12 +80,12 @@ def transfer_matrix(ensemble: Ensemble, x: torch.Tensor, y: torch.Tensor, *, eps
 
     Restarts run one after the other, each only on the samples some target (or the
     ensemble) still classifies correctly: the "fooled by any restart" counts are the same
-    as attacking every sample R times, for less work. Parameters are frozen
-    (``attack_mode``), so no weight gradients are computed, and one adversarial batch
-    serves every target. The (source member, sample chunk) tasks are independent and run
-    on ``workers`` threads (default :func:`cpu_workers`); every sample's random starts are
-    seeded by (seed, source, restart), so the result does not depend on chunking or
-    scheduling. ``python -m engine bench eval-transferability`` measures all of this
+    as attacking every sample R times, for less work. Attacks run on
+    :func:`engine.models.inference_copy` members (frozen: no weight gradients; BatchNorm
+    folded into the convolutions), and one adversarial batch serves every target. The
+    (source member, sample chunk) tasks are independent and run on ``workers`` threads
+    (default :func:`cpu_workers`); every sample's random starts are seeded by (seed,
+    source, restart), so the result does not depend on chunking or scheduling. ``python -m engine bench eval-transferability`` measures all of this
     against the reference way.
 
     With ``examples`` > 0 the result also holds the first ``examples`` samples' clean
@@ -99,6 +100,7 @@ def transfer_matrix(ensemble: Ensemble, x: torch.Tensor, y: torch.Tensor, *, eps
     # enough chunks per member to keep every worker busy, none larger than batch_size
     chunk = max(1, min(batch_size, -(-n // workers) if k % workers else n))
     tasks = [(i, start) for i in range(k) for start in range(0, n, chunk)]
+    ensemble = Ensemble(inference_copy(m) for m in ensemble.members)  # frozen, BatchNorm folded
 
     def attack_source(task: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor, tuple | None]:
         i, start = task

@@ -75,9 +75,27 @@ def build_classifier(arch: str, *, channels: int, num_classes: int, mean, std,
     return Classifier(_arch_builder(arch)(channels, num_classes, leaky), mean, std)
 
 
+def inference_copy(model: Classifier) -> Classifier:
+    """A frozen eval-mode copy for evaluation attacks, with BatchNorm folded into the
+    convolutions where the architecture offers it (``fold_batchnorm``): the same function
+    up to float rounding, about a quarter faster to attack for a ResNet on CPU. Never
+    train it: its folded weights are not the model's parameters."""
+    import copy
+
+    clone = copy.deepcopy(model).eval()
+    for p in clone.parameters():
+        p.requires_grad_(False)
+    if hasattr(clone.model, "fold_batchnorm"):
+        with torch.no_grad():
+            clone.model.fold_batchnorm()
+        for p in clone.parameters():
+            p.requires_grad_(False)
+    return clone
+
+
 def activation(leaky: bool) -> nn.Module:
     return nn.LeakyReLU(0.1) if leaky else nn.ReLU()
 
 
 __all__ = ["ARCHITECTURES", "Classifier", "Normalizer", "activation", "build_classifier",
-           "validate_arch"]
+           "inference_copy", "validate_arch"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from .input_conv import InputConv2d
 
@@ -32,6 +33,14 @@ class BasicBlock(nn.Module):
         out = self.bn2(self.conv2(out))
         shortcut = x if self.downsample is None else self.downsample(x)
         return self.act(self.preact(out + shortcut))
+
+    def fold_batchnorm(self) -> None:
+        """Eval-mode BatchNorm folded into the convolution before it; each BN becomes an
+        Identity, so its feature tap still sees the same tensor."""
+        self.conv1, self.bn1 = fuse_conv_bn_eval(self.conv1, self.bn1), nn.Identity()
+        self.conv2, self.bn2 = fuse_conv_bn_eval(self.conv2, self.bn2), nn.Identity()
+        if self.downsample is not None:
+            self.downsample = nn.Sequential(fuse_conv_bn_eval(self.downsample[0], self.downsample[1]))
 
 
 class CifarResNet(nn.Module):
@@ -67,6 +76,13 @@ class CifarResNet(nn.Module):
         x = self.act(self.bn1(self.conv1(x)))
         x = self.layer3(self.layer2(self.layer1(x)))
         return self.fc(torch.flatten(self.pool(x), 1))
+
+    def fold_batchnorm(self) -> None:
+        """Every eval-mode BatchNorm folded into its convolution (an inference-only model:
+        same function, fewer operations; see :func:`engine.models.inference_copy`)."""
+        self.conv1, self.bn1 = fuse_conv_bn_eval(self.conv1, self.bn1), nn.Identity()
+        for block in self.blocks():
+            block.fold_batchnorm()
 
     def blocks(self) -> list[BasicBlock]:
         return [b for layer in (self.layer1, self.layer2, self.layer3) for b in layer]

@@ -76,3 +76,27 @@ def test_official_dverge_state_dict_keys_match(shared_dir):
     raw = load_weights_only(shared_dir / "dverge-official" / "baseline_seed0_3x_resnet20_epoch200.pth")
     ours = build_classifier("resnet20", channels=3, num_classes=10, mean=[0.5] * 3, std=[0.2] * 3).state_dict()
     assert set(raw["model0"]) == set(ours)
+
+
+def test_inference_copy_folds_batchnorm_without_changing_the_function():
+    from engine.models import inference_copy
+
+    torch.manual_seed(0)
+    model = _member("resnet20", channels=3).eval()
+    for m in model.modules():  # trained-looking statistics, so folding has something to do
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+    copy = inference_copy(model)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in copy.modules())
+    assert not any(p.requires_grad for p in copy.parameters())
+    assert all(p.requires_grad for p in model.parameters())  # the original is untouched
+    x = torch.rand(4, 3, 32, 32, requires_grad=True)
+    torch.testing.assert_close(copy(x), model(x), rtol=1e-4, atol=1e-4)
+    (g_copy,) = torch.autograd.grad(copy(x).logsumexp(1).sum(), x)
+    (g_model,) = torch.autograd.grad(model(x).logsumexp(1).sum(), x)
+    torch.testing.assert_close(g_copy, g_model, rtol=1e-3, atol=1e-5)
+    # feature taps still see the conv+BN output
+    torch.testing.assert_close(layer_output(copy, 2, x), layer_output(model, 2, x), rtol=1e-4, atol=1e-4)
