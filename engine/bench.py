@@ -150,14 +150,15 @@ def _reference_transfer_matrix(ensemble: Ensemble, x: torch.Tensor, y: torch.Ten
 def bench_eval_transferability(arch: str = "lenet5", members: int = 3, samples: int = 200, steps: int = 50,
                                restarts: int = 5, eps: float | None = None, checkpoint: str | None = None,
                                reference: bool = True, device: str = "auto", seed: int = 0,
-                               threads: int | None = None, repeats: int = 1, workers: int | None = None) -> dict:
+                               threads: int | None = None, repeats: int = 1, workers: int | None = None,
+                               dataset: str | None = None) -> dict:
     """Throughput of the DVERGE 4.2 transferability protocol (PGD, step ε/5, ``restarts``
     random starts, per member, every target evaluated) done the engine's way
     (:func:`engine.evaluation.transferability.transfer_matrix`) vs the reference way, and
     whether both give the same matrix within sampling noise. With ``checkpoint`` the
     samples are test images every member classifies correctly; otherwise a random-init
     ensemble of ``arch`` attacks random images labelled by the ensemble's own prediction.
-    With ``repeats`` > 1 the two ways alternate and the medians are reported (wall-clock
+    ``dataset`` overrides the checkpoint's test images (e.g. ``folder:DIR`` offline). With ``repeats`` > 1 the two ways alternate and the medians are reported (wall-clock
     times on a shared machine vary by 10-20% from run to run)."""
     from .evaluation.transferability import correct_samples, transfer_matrix
 
@@ -171,8 +172,10 @@ def bench_eval_transferability(arch: str = "lenet5", members: int = 3, samples: 
 
         meta = read_meta(checkpoint)
         ensemble = load_checkpoint(checkpoint, dev)[0]
-        arch, members, dataset = meta["arch"], meta["members"], meta["dataset"]
-        x, y = correct_samples(ensemble, load_split(dataset, "test"), samples, seed, dev)
+        arch, members = meta["arch"], meta["members"]
+        images = load_split(dataset or meta["dataset"], "test")
+        dataset = meta["dataset"]  # its ε
+        x, y = correct_samples(ensemble, images, samples, seed, dev)
     else:
         dataset = _SHAPES.get(arch, "cifar10")
         spec = SPECS[dataset]

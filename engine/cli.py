@@ -355,7 +355,8 @@ def cmd_bench_transferability(args) -> int:
     result = bench_eval_transferability(arch=args.arch, members=args.members, samples=args.samples, steps=args.steps,
                                         restarts=args.restarts, eps=args.eps, checkpoint=args.checkpoint,
                                         reference=not args.no_reference, device=args.device, seed=args.seed,
-                                        threads=args.threads, repeats=args.repeats, workers=args.workers)
+                                        threads=args.threads, repeats=args.repeats, workers=args.workers,
+                                        dataset=args.dataset)
     print(json.dumps(_nan_to_none(result)))
     return 0
 
@@ -517,6 +518,7 @@ def build_parser() -> argparse.ArgumentParser:
     et.add_argument("--checkpoint", help="a real checkpoint (its test images); default: random-init members")
     et.add_argument("--seed", type=int, default=0)
     et.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    et.add_argument("--dataset", help="test images for --checkpoint (default: its data set; e.g. folder:DIR offline)")
     et.add_argument("--workers", type=int, help="attack worker threads on CPU (default: one per torch thread)")
     et.add_argument("--repeats", type=int, default=1, help="alternate both ways this many times; report medians")
     et.add_argument("--no-reference", action="store_true", help="skip timing the reference way")
