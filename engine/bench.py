@@ -132,7 +132,7 @@ def _reference_transfer_matrix(ensemble: Ensemble, x: torch.Tensor, y: torch.Ten
 
     ensemble.eval()
     k = len(ensemble)
-    fooled = torch.zeros(k, k + 1, dtype=torch.bool).new_zeros(k, k + 1, x.shape[0])
+    fooled = torch.zeros(k, k + 1, x.shape[0], dtype=torch.bool)
     for i, source in enumerate(ensemble.members):
         attack = advertorch().LinfPGDAttack(source, loss_fn=torch.nn.CrossEntropyLoss(reduction="sum"), eps=eps,
                                             nb_iter=steps, eps_iter=step_size, rand_init=True)
@@ -158,7 +158,8 @@ def bench_eval_transferability(arch: str = "lenet5", members: int = 3, samples: 
     whether both give the same matrix within sampling noise. With ``checkpoint`` the
     samples are test images every member classifies correctly; otherwise a random-init
     ensemble of ``arch`` attacks random images labelled by the ensemble's own prediction.
-    ``dataset`` overrides the checkpoint's test images (e.g. ``folder:DIR`` offline). With ``repeats`` > 1 the two ways alternate and the medians are reported (wall-clock
+    ``dataset`` overrides the checkpoint's test images (e.g. ``folder:DIR`` offline).
+    With ``repeats`` > 1 the two ways alternate and the medians are reported (wall-clock
     times on a shared machine vary by 10-20% from run to run)."""
     from .evaluation.transferability import correct_samples, transfer_matrix
 

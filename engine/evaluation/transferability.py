@@ -85,8 +85,9 @@ def transfer_matrix(ensemble: Ensemble, x: torch.Tensor, y: torch.Tensor, *, eps
     folded into the convolutions), and one adversarial batch serves every target. The
     (source member, sample chunk) tasks are independent and run on ``workers`` threads
     (default :func:`cpu_workers`); every sample's random starts are seeded by (seed,
-    source, restart), so the result does not depend on chunking or scheduling. ``python -m engine bench eval-transferability`` measures all of this
-    against the reference way.
+    source, restart), so the result does not depend on chunking or scheduling.
+    ``python -m engine bench eval-transferability`` measures all of this against the
+    reference way.
 
     With ``examples`` > 0 the result also holds the first ``examples`` samples' clean
     images, their adversarial versions from every source member (first restart) and every

@@ -83,13 +83,11 @@ def inference_copy(model: Classifier) -> Classifier:
     import copy
 
     clone = copy.deepcopy(model).eval()
-    for p in clone.parameters():
-        p.requires_grad_(False)
     if hasattr(clone.model, "fold_batchnorm"):
         with torch.no_grad():
             clone.model.fold_batchnorm()
-        for p in clone.parameters():
-            p.requires_grad_(False)
+    for p in clone.parameters():  # after folding, which makes new parameters
+        p.requires_grad_(False)
     return clone
 
 
