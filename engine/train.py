@@ -146,6 +146,7 @@ def train(config: TrainConfig, out: str | Path, *, resume: bool = False, progres
     train_data = data.load_split(config.dataset, "train", config.data_dir).subset(config.train_subset, config.seed)
     test_data = data.load_split(config.dataset, "test", config.data_dir)
     method = method_cls(config.params(), spec)
+    method.epochs = config.epochs
 
     existing = (out / ckpt.META).is_file()
     if existing and not resume:

@@ -8,10 +8,13 @@ from .baseline import Baseline
 from .cce import CCE
 from .dverge import DVERGE, DVERGEAdvT, SMDPlus
 from .gal import GAL
+from .igat import IGATADP, IGATDVERGE
 from .smd import SMD
+from .trs import TRS
 
 METHODS: dict[str, type[Method]] = {
-    cls.name: cls for cls in (Baseline, ADP, GAL, DVERGE, DVERGEAdvT, AdvT, SMD, SMDPlus, CCE)
+    cls.name: cls for cls in (Baseline, ADP, GAL, DVERGE, DVERGEAdvT, AdvT, SMD, SMDPlus, CCE, TRS, IGATADP,
+                               IGATDVERGE)
 }
 
 

@@ -67,6 +67,9 @@ class Method:
     def __init__(self, params: Params, spec: DataSpec):
         self.params = params
         self.spec = spec
+        #: the run's number of epochs, set by the training loop (for schedules over training,
+        #: e.g. TRS's growing δ); None outside training.
+        self.epochs: int | None = None
 
     def begin_epoch(self, epoch: int, ensemble: Ensemble, rng: random.Random) -> dict:
         """Per-epoch choices (e.g. DVERGE's random layer); returned for the history."""
