@@ -38,12 +38,23 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "dverge_advt": dict(_QUICK_DVERGE, train_subset=6_400),
         "advt": dict(_SGD_LENET, epochs=2, train_subset=15_000),
         "cce": dict(_SGD_LENET, epochs=1, train_subset=30_000),
+        # TRS costs ~8x a baseline batch (double backprop, 6-step PGD on the gradient
+        # magnitude); after the baseline warm-up, 2 epochs of 60 batches (Adam 1e-3).
+        "trs": dict(pretrain_epochs=4, epochs=2, train_subset=7_680),
+        # iGAT adds a 20-step PGD on the whole ensemble per batch (~7x an ADP batch). The
+        # shipped zoo starts igat_adp from the trained ADP run and igat_dverge from the
+        # trained DVERGE run (--from; the paper's iGAT improves a base method's ensemble),
+        # then trains base + iGAT for 2 short epochs.
+        "igat_adp": dict(epochs=2, train_subset=7_680),
+        "igat_dverge": dict(_QUICK_DVERGE, epochs=2, train_subset=5_120),
     },
     "paper": {
         "*": dict(dataset="cifar10", arch="resnet20", members=3, batch_size=128, epochs=200),
         "dverge": dict(pretrain_epochs=200),
         "dverge_advt": dict(pretrain_epochs=200),
         "smd_plus": dict(pretrain_epochs=200),
+        "trs": dict(pretrain_epochs=200, epochs=120),  # TRS code: 120 epochs, Adam 1e-3
+        "igat_dverge": dict(pretrain_epochs=200),
     },
 }
 
