@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Union
 
-#: the quantities a claim can be about; engine/report.py measures each of them per ensemble.
+#: the quantities a claim can be about; engine/report/ measures each of them per ensemble.
 Quantity = Literal[
     "clean_accuracy",          # ensemble clean accuracy
     "transferability",         # mean off-diagonal within-ensemble attack success rate at the report ε

@@ -1,0 +1,66 @@
+"""``bench``: benchmarks printing JSON timings (speed targets live here, not in unit tests)."""
+from __future__ import annotations
+
+import json
+
+from .common import _emit, _nan_to_none
+
+
+def cmd_bench(args) -> int:
+    from ..bench import bench_dverge_step
+
+    layers = [int(v) for v in args.layers.split(",")] if args.layers else None
+    result = bench_dverge_step(arch=args.arch, members=args.members, batch_size=args.batch_size, layers=layers,
+                               repeats=args.repeats, reference=not args.no_reference, device=args.device)
+
+    def render(r):
+        for key, value in r.items():
+            print(f"{key:>20}: {value}")
+
+    _emit(result, args.json, render)
+    return 0
+
+
+def cmd_bench_transferability(args) -> int:
+    from ..bench import bench_eval_transferability
+
+    result = bench_eval_transferability(arch=args.arch, members=args.members, samples=args.samples, steps=args.steps,
+                                        restarts=args.restarts, eps=args.eps, checkpoint=args.checkpoint,
+                                        reference=not args.no_reference, device=args.device, seed=args.seed,
+                                        threads=args.threads, repeats=args.repeats, workers=args.workers,
+                                        dataset=args.dataset)
+    print(json.dumps(_nan_to_none(result)))
+    return 0
+
+
+def add_parsers(sub) -> None:
+    bench = sub.add_parser("bench", help="benchmarks (print timings)")
+    bsub = bench.add_subparsers(dest="benchmark", required=True)
+    ds = bsub.add_parser("dverge-step", help="seconds per full DVERGE step, per distillation layer")
+    ds.add_argument("--arch", default="resnet20")
+    ds.add_argument("--members", type=int, default=3)
+    ds.add_argument("--batch-size", type=int, default=128)
+    ds.add_argument("--layers", default="1,5,10,15,20")
+    ds.add_argument("--repeats", type=int, default=2)
+    ds.add_argument("--no-reference", action="store_true", help="skip timing the reference-style step")
+    ds.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    ds.add_argument("--json", action="store_true")
+    ds.set_defaults(func=cmd_bench)
+    et = bsub.add_parser("eval-transferability",
+                         help="DVERGE 4.2 transferability protocol: engine vs reference (advertorch) throughput")
+    et.add_argument("--arch", default="lenet5", help="lenet5 or resnet20 (random-init unless --checkpoint)")
+    et.add_argument("--members", type=int, default=3)
+    et.add_argument("--samples", type=int, default=200)
+    et.add_argument("--steps", type=int, default=50, help="PGD steps (paper: 50)")
+    et.add_argument("--restarts", type=int, default=5, help="random starts (paper: 5)")
+    et.add_argument("--eps", type=float, help="default: the data set's attack ε")
+    et.add_argument("--checkpoint", help="a real checkpoint (its test images); default: random-init members")
+    et.add_argument("--seed", type=int, default=0)
+    et.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    et.add_argument("--dataset", help="test images for --checkpoint (default: its data set; e.g. folder:DIR offline)")
+    et.add_argument("--workers", type=int, help="attack worker threads on CPU (default: one per torch thread)")
+    et.add_argument("--repeats", type=int, default=1, help="alternate both ways this many times; report medians")
+    et.add_argument("--no-reference", action="store_true", help="skip timing the reference way")
+    et.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    et.add_argument("--json", action="store_true", help="(always JSON)")
+    et.set_defaults(func=cmd_bench_transferability)

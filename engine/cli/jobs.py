@@ -1,0 +1,97 @@
+"""``jobs`` (list, submit, show, cancel, resume) and the hidden ``worker`` of one job."""
+from __future__ import annotations
+
+from .common import CLIError, _emit, _parse_params
+
+
+def _job_row_text(r: dict) -> str:
+    metrics = "" if r["accuracy"] is None else f" acc {r['accuracy']:.3f}"
+    if r["transferability"] is not None:
+        metrics += f" transfer {r['transferability']:.3f}"
+    line = (f"{r['id']}  {r['state']:<9} {r['progress'] * 100:5.1f}%  {r['method']} {r['members']}x{r['arch']} "
+            f"on {r['dataset']}  {r['name']}{metrics}")
+    return line + (f"\n    {r['error']}" if r["error"] else "")
+
+
+def cmd_jobs(args) -> int:
+    """Background training jobs (engine/jobs/): list, submit, show, cancel, resume."""
+    from .. import jobs
+
+    try:
+        executor = jobs.get_executor(store=jobs.JobStore(args.store) if args.store else None)
+        if args.jobs_command == "list":
+            rows = [jobs.summary(j, executor.store.progress(j.id)) for j in executor.refresh()]
+            _emit({"jobs": rows}, args.json,
+                  lambda r: print("\n".join(map(_job_row_text, r["jobs"])) or "no jobs (start one with: jobs submit)"))
+            return 0
+        if args.jobs_command == "submit":
+            config = jobs.build_config(args.method, args.preset, dataset=args.dataset, arch=args.arch,
+                                       members=args.members, epochs=args.epochs, seed=args.seed, device=args.device,
+                                       init_from=args.init_from, batch_size=args.batch_size, lr=args.lr,
+                                       pretrain_epochs=args.pretrain_epochs, train_subset=args.train_subset,
+                                       eval_samples=args.eval_samples, history_samples=args.history_samples,
+                                       method_params=_parse_params(args.param))
+            job = executor.submit(config, args.name)
+        elif args.jobs_command == "cancel":
+            job = executor.cancel(args.job_id)
+        elif args.jobs_command == "resume":
+            job = executor.resume(args.job_id)
+        else:
+            job = executor.get(args.job_id)
+            executor.refresh()
+            job = executor.get(args.job_id)
+    except jobs.JobError as exc:
+        raise CLIError(str(exc)) from None
+    progress = executor.store.progress(job.id)
+    result = dict(jobs.summary(job, progress), last_report=progress.get("last"), history=jobs.history(job),
+                  log=str(executor.store.log_path(job.id)))
+    _emit(result, args.json, lambda r: print(_job_row_text(r)))
+    return 0
+
+
+def cmd_worker(args) -> int:
+    """Hidden: the worker process of one job (started by the local executor)."""
+    from .. import jobs
+
+    try:
+        state = jobs.run_job(args.job_id, jobs.JobStore(args.store) if args.store else jobs.JobStore())
+    except jobs.JobError as exc:
+        raise CLIError(str(exc)) from None
+    return 0 if state in ("done", "cancelled") else 1
+
+
+def add_parsers(sub) -> None:
+    from ..methods import METHODS
+
+    jb = sub.add_parser("jobs", help="background training jobs (what the app's Train page runs)")
+    jsub = jb.add_subparsers(dest="jobs_command", required=True)
+    store_help = "job store directory (default: the user data directory's jobs/)"
+    js = jsub.add_parser("submit", help="queue a training run; it starts when a slot is free")
+    js.add_argument("--method", required=True, choices=list(METHODS))
+    js.add_argument("--preset", choices=["quick", "paper"], default="quick")
+    js.add_argument("--name", help="ensemble name (sanitized; default from method and data set)")
+    for flag, kind in (("--dataset", str), ("--arch", str), ("--members", int), ("--epochs", int), ("--seed", int),
+                       ("--batch-size", int), ("--lr", float), ("--pretrain-epochs", int), ("--train-subset", int),
+                       ("--eval-samples", int), ("--history-samples", int)):
+        js.add_argument(flag, type=kind)
+    js.add_argument("--from", dest="init_from", help="start from this checkpoint")
+    js.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    js.add_argument("--param", action="append", metavar="KEY=VALUE", help="method hyperparameter (repeatable)")
+    for name, text in (("list", "every job with its state and progress (also starts queued jobs)"),
+                       ("show", "one job with its last report and per-epoch history"),
+                       ("cancel", "stop a queued or running job (its checkpoint keeps the last saved epoch)"),
+                       ("resume", "continue a failed, interrupted or cancelled job from its last saved epoch")):
+        p = jsub.add_parser(name, help=text)
+        if name != "list":
+            p.add_argument("job_id")
+    for p in jsub.choices.values():
+        p.add_argument("--store", help=store_help)
+        p.add_argument("--json", action="store_true")
+    jb.set_defaults(func=cmd_jobs)
+
+
+def add_worker_parser(sub) -> None:
+    wk = sub.add_parser("worker")  # hidden: started by engine.jobs.LocalProcessExecutor
+    wk.add_argument("job_id")
+    wk.add_argument("--store")
+    wk.set_defaults(func=cmd_worker)

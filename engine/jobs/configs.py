@@ -1,0 +1,79 @@
+"""Training configurations for jobs: validation with messages a page or the CLI can show,
+and the defaults a form starts from."""
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..config import TrainConfig, make_config
+from .store import JobError
+
+
+def build_config(method: str, preset: str | None = "quick", **fields: Any) -> TrainConfig:
+    """:func:`engine.config.make_config`, with a validation failure turned into a
+    :class:`JobError` that names each bad field (what the page and CLI show)."""
+    try:
+        return make_config(method, preset, **fields)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors())
+        raise JobError(f"invalid training configuration: {problems}") from None
+    except ValueError as exc:
+        raise JobError(f"invalid training configuration: {exc}") from None
+
+
+def _as_config(config: TrainConfig | dict) -> TrainConfig:
+    if isinstance(config, TrainConfig):
+        return config
+    values = dict(config)
+    if "method" not in values:
+        raise JobError("invalid training configuration: 'method' is required")
+    return build_config(values.pop("method"), values.pop("preset", None), **values)
+
+
+def pretrain_epochs(config: TrainConfig) -> int:
+    """Baseline pre-training epochs this run does before its method (DVERGE Alg. 1, l. 1-4)."""
+    from ..methods import get_method
+
+    if get_method(config.method).starts_from_baseline and not config.init_from:
+        return config.pretrain_epochs
+    return 0
+
+
+def form_defaults(method: str, preset: str | None) -> dict[str, Any]:
+    """Values of the key training fields for ``method`` under ``preset`` (what a form
+    shows as default), with the method's own learning rate when the preset leaves it."""
+    from ..methods import get_method
+
+    config = build_config(method, preset)
+    values = {k: getattr(config, k) for k in ("dataset", "arch", "members", "epochs", "pretrain_epochs",
+                                              "batch_size", "lr", "train_subset", "seed")}
+    recipe = get_method(method).optimizer
+    if values["lr"] is None:
+        values["lr"] = recipe.lr
+    values["optimizer"] = recipe.name
+    values["uses_pretrain"] = get_method(method).starts_from_baseline
+    return values
+
+
+def param_fields(method: str) -> list[dict]:
+    """The method's hyperparameters as form fields: name, kind (int/float/bool/choice),
+    default (None = derived from the data set), description, choices."""
+    import typing
+
+    from ..methods import get_method
+
+    fields = []
+    for name, info in get_method(method).Params.model_fields.items():
+        annotation, optional = info.annotation, False
+        if typing.get_origin(annotation) in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+            args = [a for a in typing.get_args(annotation) if a is not type(None)]
+            optional, annotation = True, args[0]
+        if typing.get_origin(annotation) is typing.Literal:
+            kind, choices = "choice", list(typing.get_args(annotation))
+        else:
+            kind, choices = {bool: "bool", int: "int", float: "float"}.get(annotation, "str"), None
+        fields.append({"name": name, "kind": kind, "default": info.default, "optional": optional,
+                       "description": info.description or "", "choices": choices})
+    return fields
+

@@ -1,0 +1,98 @@
+"""Reading a job: its per-epoch history from the checkpoints, how far it is, and the
+one-line status and summary row the page and ``jobs list`` show."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from ..checkpoint import CheckpointError, read_meta
+from .configs import pretrain_epochs
+from .store import Job
+
+
+def history(job: Job) -> list[dict]:
+    """Per-epoch metrics from the checkpoint(s), in order, each with ``phase`` and a
+    ``step`` counting epochs across phases (pre-training first): what DVERGE Fig. 2 plots."""
+    entries = []
+    for phase, directory in (("pretrain", Path(job.out) / "pretrain"), ("train", Path(job.out))):
+        try:
+            meta = read_meta(directory)
+        except CheckpointError:
+            continue
+        entries += [dict(h, phase=phase) for h in meta.get("history", [])]
+    for step, entry in enumerate(entries, start=1):
+        entry["step"] = step
+    return entries
+
+
+def saved_epochs(job: Job) -> dict[str, int]:
+    """Last saved epoch per phase (0 when nothing is saved yet)."""
+    out = {}
+    for phase, directory in (("pretrain", Path(job.out) / "pretrain"), ("train", Path(job.out))):
+        try:
+            out[phase] = int(read_meta(directory).get("epoch") or 0)
+        except CheckpointError:
+            out[phase] = 0
+    return out
+
+
+def fraction_done(job: Job, progress: dict | None = None) -> float:
+    """Share of all epochs (pre-training + training) completed, from the last report, or
+    from the saved checkpoints when there is none."""
+    if job.state == "done":
+        return 1.0
+    config = job.train_config
+    pre, total = pretrain_epochs(config), pretrain_epochs(config) + config.epochs
+    last = (progress or {}).get("last")
+    if last:
+        offset = 0 if last["phase"] == "pretrain" else pre
+        done = offset + last["epoch"] - 1 + last["batch"] / max(last["batches"], 1)
+    else:
+        saved = saved_epochs(job)
+        done = min(saved["pretrain"], pre) + saved["train"]
+    return max(0.0, min(1.0, done / total))
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def status_text(job: Job, progress: dict | None = None) -> str:
+    """One line saying where a job is, e.g. ``dverge · epoch 1/2 · batch 34/200 · ETA 1 min 05 s``
+    (the ETA is that of the current phase, from :class:`engine.train.Progress`)."""
+    last = (progress or {}).get("last")
+    if job.state == "queued":
+        return "queued: starts when a slot is free"
+    if job.state != "running":
+        text = job.state + (f": {job.error}" if job.error else "")
+        if job.started and job.finished:
+            text += f" (ran {_duration(job.finished - job.started)})"
+        return text
+    if not last:
+        return "starting the worker..."
+    phase = "baseline pre-training" if last["phase"] == "pretrain" else f"{job.method} training"
+    text = f"{phase} · epoch {last['epoch']}/{last['epochs']} · batch {last['batch']}/{last['batches']}"
+    if last["batch"] == last["batches"]:
+        text += " · evaluating / saving"
+    elif last.get("eta_seconds") is not None:
+        text += f" · ETA {_duration(last['eta_seconds'])}" + (" (pre-training)" if last["phase"] == "pretrain" else "")
+    return text
+
+
+def summary(job: Job, progress: dict | None = None) -> dict:
+    """One row for job lists (page table, ``jobs list``)."""
+    config = job.config
+    last_entries = history(job)
+    last = last_entries[-1] if last_entries else {}
+    return {"id": job.id, "name": job.name, "state": job.state, "method": config["method"],
+            "dataset": config["dataset"], "arch": config["arch"], "members": config["members"],
+            "progress": round(fraction_done(job, progress), 4), "epochs_saved": len(last_entries),
+            "accuracy": last.get("ensemble_clean_accuracy"), "transferability": last.get("transferability"),
+            "created": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(job.created)),
+            "error": job.error, "checkpoint": job.out}
+
