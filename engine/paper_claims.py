@@ -16,7 +16,9 @@ measurement is checked against it (``check``):
 Numbers are transcribed from /work/shared/papers/*.txt (DVERGE main text and appendix C.3,
 ADP Table 1-2, SMD Table 1-2, CCE Table 6-7); a claim whose text gives no number records
 the qualitative statement only. Accuracies are fractions in [0, 1]. Method keys are the
-project's: baseline, adp, gal, dverge, smd, smd_plus, advt, dverge_advt, cce_rm, cce_dm.
+project's: baseline, adp, gal, dverge, smd, smd_plus, advt, dverge_advt, cce_rm, cce_dm, trs,
+igat_adp, igat_dverge. The TRS and iGAT papers are not in papers/: their claims quote the
+papers' abstracts (public) and record no numbers.
 """
 from __future__ import annotations
 
@@ -41,6 +43,15 @@ DVERGE = "DVERGE (Yang et al.)"
 ADP = "ADP (Pang et al.)"
 SMD = "SMD (Bogun et al.)"
 CCE = "CCE (Bui et al., AAAI 2021)"
+TRS = "TRS (Yang et al., NeurIPS 2021)"
+IGAT = "iGAT (Deng & Mu, NeurIPS 2023)"
+_TRS_ABSTRACT = ("we propose an effective Transferability Reduced Smooth (TRS) ensemble training strategy to train a "
+                 "robust ensemble with low transferability by enforcing both gradient orthogonality and model "
+                 "smoothness between base models ... demonstrating that the proposed TRS outperforms all baselines "
+                 "significantly.")
+_IGAT_ABSTRACT = ("Being tested over various existing ensemble adversarial defense techniques, iGAT is capable of "
+                  "boosting their performance by up to 17% evaluated using CIFAR10 and CIFAR100 datasets under both "
+                  "white-box and black-box attacks.")
 
 
 @dataclass(frozen=True)
@@ -170,6 +181,8 @@ CLAIMS: list[Claim] = [
           "and ADP", "cifar10", "2 x ResNet", Ordering("transferability", ("cce_rm",), "greater", ("advt",)),
           note="CCE's T (sum of accuracy gaps; smaller = more transferable): CCE-RM 33.7%, ADV-EN 65.5%, "
                "ADP 59.3%. ADV-EN is the adversarially trained ensemble (our advt)."),
+    Claim("trs-low-transfer", "transferability", TRS, "Abstract; §5 (gradient orthogonality and smoothness)",
+          _TRS_ABSTRACT, "cifar10", "3 x ResNet-20", Ordering("transferability", ("trs",), "less", ("baseline",))),
     # ------------------------------------------------------------------ white-box accuracy vs ε
     Claim("dverge-t5", "whitebox", DVERGE, "Appendix C.3, Table 5 (/3 rows)",
           "Accuracy v.s. ε against white-box attacks.", "cifar10", "3 x ResNet-20", Numeric("whitebox_accuracy"),
@@ -211,6 +224,14 @@ CLAIMS: list[Claim] = [
           "3 x ResNet / CNN", Ordering("whitebox_accuracy", ("cce_rm",), "greater", ("advt",)),
           values={"advt": 0.438, "cce_rm": 0.486},
           note="Table 3, PGD k=250, ε=8/255: ADV-EN_3 43.8%, CCE-RM_3 48.6%. Our advt is ADV-EN."),
+    Claim("trs-whitebox-best", "whitebox", TRS, "Abstract; §6 (white-box attacks)", _TRS_ABSTRACT, "cifar10",
+          "3 x ResNet-20", Ordering("whitebox_mean", ("trs",), "highest", ("baseline", "adp", "gal", "dverge")),
+          note="'outperforms all baselines' read as the highest mean white-box accuracy over the ε grid among the "
+               "non-adversarially-trained ensemble methods it is compared with."),
+    Claim("igat-adp-whitebox", "whitebox", IGAT, "Abstract; §5 (iGAT on ADP)", _IGAT_ABSTRACT, "cifar10",
+          "ResNet-20 ensembles", Ordering("whitebox_accuracy", ("igat_adp",), "greater", ("adp",))),
+    Claim("igat-dverge-whitebox", "whitebox", IGAT, "Abstract; §5 (iGAT on DVERGE)", _IGAT_ABSTRACT, "cifar10",
+          "ResNet-20 ensembles", Ordering("whitebox_accuracy", ("igat_dverge",), "greater", ("dverge",))),
     # ------------------------------------------------------------------ black-box accuracy vs ε
     Claim("dverge-t4", "blackbox", DVERGE, "Appendix C.3, Table 4 (/3 rows; hold-out baseline surrogates)",
           "Accuracy v.s. ε against black-box transfer attacks generated from hold-out baseline ensembles.",
@@ -240,6 +261,10 @@ CLAIMS: list[Claim] = [
           "SMD+ is on par with DVERGE (DV.) on MNIST and consistently outperforms other methods. On F-MNIST SMD+ "
           "has a significant gap in performance compared to the baselines", "fashion_mnist", "3 x LeNet-5",
           Ordering("blackbox_mean", ("smd_plus",), "highest", ("baseline", "adp", "gal", "dverge", "smd"))),
+    Claim("igat-adp-blackbox", "blackbox", IGAT, "Abstract; §5 (iGAT on ADP)", _IGAT_ABSTRACT, "cifar10",
+          "ResNet-20 ensembles", Ordering("blackbox_accuracy", ("igat_adp",), "greater", ("adp",))),
+    Claim("igat-dverge-blackbox", "blackbox", IGAT, "Abstract; §5 (iGAT on DVERGE)", _IGAT_ABSTRACT, "cifar10",
+          "ResNet-20 ensembles", Ordering("blackbox_accuracy", ("igat_dverge",), "greater", ("dverge",))),
     # ------------------------------------------------------------------ each method's own diversity metric
     Claim("dverge-diversity", "diversity", DVERGE, "§4.2, Fig. 2; §5",
           "training with DVERGE objective can effectively increase the vulnerability diversity between "

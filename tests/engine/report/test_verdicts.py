@@ -4,7 +4,8 @@ from engine import paper_claims as pc
 from engine import report as rep
 from engine.paper_claims import Claim, Numeric, Ordering
 
-KNOWN_METHODS = {"baseline", "adp", "gal", "dverge", "smd", "smd_plus", "advt", "dverge_advt", "cce_rm", "cce_dm"}
+KNOWN_METHODS = {"baseline", "adp", "gal", "dverge", "smd", "smd_plus", "advt", "dverge_advt", "cce_rm", "cce_dm",
+                 "trs", "igat_adp", "igat_dverge"}
 
 
 # --------------------------------------------------------------------------- orderings
