@@ -32,6 +32,8 @@ Results = list[tuple[str, dict]]  # (label, result) per compared ensemble
 MODULES = {
     "transferability": "engine.evaluation.transferability",
     "whitebox": "engine.evaluation.whitebox",
+    "autoattack": "engine.evaluation.autoattack",
+    "adaptive": "engine.evaluation.adaptive",
     "blackbox": "engine.evaluation.blackbox",
     "diversity": "engine.evaluation.diversity",
     "distill": "engine.evaluation.distilled",

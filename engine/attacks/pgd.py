@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from ..compat import advertorch
 
 Forward = Callable[[torch.Tensor], torch.Tensor]
-Loss = Literal["ce", "cw"]
+Loss = Literal["ce", "cw", "nll"]
 
 
 def cw_margin(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -42,8 +42,15 @@ def _ce(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(out, y, reduction="sum")
 
 
+def nll(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Summed ``-out_y`` for an output that already holds (sums of) log-probabilities: with
+    ``out = Σ_k log_softmax(z_k)`` it is the members' summed cross-entropy ``Σ_k CE(z_k, y)``
+    (the adaptive attacks' surrogate that ignores the ensemble's averaging)."""
+    return -out.gather(1, y[:, None]).sum()
+
+
 #: loss name -> summed loss the attack ascends, on logits or log-probabilities.
-LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {"ce": _ce, "cw": cw_margin}
+LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {"ce": _ce, "cw": cw_margin, "nll": nll}
 
 
 def loss_fn(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
