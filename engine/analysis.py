@@ -109,9 +109,24 @@ class Context:
 
     @cached_property
     def test(self):
-        from .data import load_split
+        """The test split, checked against the model: channels adapted where that is
+        unambiguous (:func:`engine.data.adapt_channels`), labels within the model's
+        classes; otherwise an :class:`AnalysisError`, never a number computed from
+        data the model cannot read."""
+        from .data import DataError, adapt_channels, load_split
 
-        return load_split(self.dataset, "test", self.data_dir)
+        test = load_split(self.dataset, "test", self.data_dir)
+        try:
+            test = adapt_channels(test, int(self.meta["channels"]), f"data set {self.dataset}")
+        except DataError as exc:
+            raise AnalysisError(str(exc)) from None
+        num_classes = int(self.meta["num_classes"])
+        if len(test.classes) > num_classes or (len(test) and int(test.y.max()) >= num_classes):
+            raise AnalysisError(f"data set {self.dataset} has {len(test.classes)} classes but the ensemble "
+                                f"classifies {num_classes}; evaluate it on data with the classes it was trained on")
+        if len(test) == 0:
+            raise AnalysisError(f"data set {self.dataset} has no test images")
+        return test
 
     def report(self, done: int, total: int, what: str = "") -> None:
         if self.progress is not None:
@@ -133,11 +148,22 @@ def request_key(analysis: Analysis, checkpoint: str | Path, config: AnalysisConf
     """(cache key, resolved data set) of one request; cheap (hashes files, loads nothing)."""
     from .checkpoint import content_hash, read_meta
 
+    from .data import DataError, fingerprint, validate_name
+
     meta = read_meta(checkpoint)
     dataset = config.dataset or meta["dataset"]
+    try:
+        validate_name(dataset)
+    except ValueError as exc:
+        raise AnalysisError(str(exc)) from None
     extra = analysis.depends_on(config, dataset) if analysis.depends_on else {}
+    try:
+        data_hash = fingerprint(dataset)  # a folder's content: replaced images never hit old results
+    except DataError as exc:
+        raise AnalysisError(str(exc)) from None
     key = cache_key(analysis=analysis.name, version=analysis.version, checkpoint=content_hash(checkpoint),
-                    dataset=dataset, config=config.model_dump(exclude={"dataset"}), **extra)
+                    dataset=dataset, config=config.model_dump(exclude={"dataset"}), **extra,
+                    **({"data": data_hash} if data_hash else {}))
     return key, dataset
 
 
@@ -176,7 +202,12 @@ def run(name: str, checkpoint: str | Path, config: AnalysisConfig | dict | None 
                       device=device if isinstance(device, torch.device) else select_device(device),
                       dataset=dataset, data_dir=data_dir, progress=progress, _ensemble=ensemble,
                       cache=cache)
-        result = analysis.compute(ctx, config)
+        try:
+            result = analysis.compute(ctx, config)
+        except AnalysisError:
+            raise
+        except ValueError as exc:  # a computation refusing its input (e.g. too few members)
+            raise AnalysisError(f"{analysis.name} on {checkpoint}: {exc}") from None
         result.setdefault("analysis", name)
         result.setdefault("config", config.model_dump())
         result.setdefault("dataset", dataset)

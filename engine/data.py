@@ -12,8 +12,8 @@ ImageFolder).
 from __future__ import annotations
 
 import gzip
-import hashlib
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -27,6 +27,12 @@ DEFAULT_DATASET = "fashion_mnist"
 
 class DataNotFoundError(RuntimeError):
     """A data set could not be found locally nor downloaded."""
+
+
+class DataError(DataNotFoundError):
+    """A data set was found but cannot be used (corrupt, empty, unreadable, inconsistent).
+    A subclass of :class:`DataNotFoundError` so every caller that reports missing data as
+    one clear message reports this too."""
 
 
 @dataclass(frozen=True)
@@ -142,15 +148,21 @@ def _read_idx(path: Path) -> np.ndarray:
     ndim), ndim big-endian uint32 sizes, then the raw uint8 array.
     """
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as fh:
-        raw = fh.read()
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise DataNotFoundError(f"{path} is not a uint8 idx file")
+    try:
+        with opener(path, "rb") as fh:
+            raw = fh.read()
+    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+        raise DataError(f"{path} cannot be read ({exc}); the file is damaged: delete it so it is "
+                        "downloaded again, or point --data-dir at an intact copy") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08 or raw[3] not in (1, 3):
+        raise DataError(f"{path} is not a uint8 idx file (damaged or not MNIST-format data)")
     ndim = raw[3]
+    if len(raw) < 4 + 4 * ndim:
+        raise DataError(f"{path} is truncated (its header is incomplete)")
     dims = np.frombuffer(raw, dtype=">u4", count=ndim, offset=4).astype(np.int64)
     data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
     if data.size != int(np.prod(dims)):
-        raise DataNotFoundError(f"{path} is truncated ({data.size} of {int(np.prod(dims))} bytes)")
+        raise DataError(f"{path} is truncated or damaged ({data.size} of {int(np.prod(dims))} bytes)")
     return data.reshape(tuple(dims))
 
 
@@ -178,8 +190,17 @@ def _load_idx_dataset(name: str, split: str, roots: list[Path], allow_download: 
     for directory in candidates:
         pair = _find_idx_pair(directory, split)
         if pair:
-            x = torch.from_numpy(_read_idx(pair[0]).copy()).unsqueeze(1)
-            y = torch.from_numpy(_read_idx(pair[1]).astype(np.int64))
+            images, labels = _read_idx(pair[0]), _read_idx(pair[1])
+            if images.ndim != 3 or labels.ndim != 1:
+                raise DataError(f"{pair[0]} / {pair[1]}: expected images [N, H, W] and labels [N], found shapes "
+                                f"{list(images.shape)} and {list(labels.shape)}")
+            if len(images) != len(labels):
+                raise DataError(f"{pair[0]} holds {len(images)} images but {pair[1]} {len(labels)} labels; "
+                                "the files do not belong together")
+            if len(labels) and int(labels.max()) >= len(CLASSES[name]):
+                raise DataError(f"{pair[1]} has label {int(labels.max())}, but {name} has {len(CLASSES[name])} classes")
+            x = torch.from_numpy(images.copy()).unsqueeze(1)
+            y = torch.from_numpy(labels.astype(np.int64))
             return ImageData(x, y, CLASSES[name])
     if allow_download:
         _try_download(name, roots[-1] if roots else user_cache_dir() / "data", candidates)
@@ -234,51 +255,125 @@ def _folder_path(name: str) -> Path:
     return Path(name.split(":", 1)[1]).expanduser()
 
 
-def _load_folder(name: str, split: str) -> ImageData:
-    from torchvision.datasets import ImageFolder
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
+_GREY_MODES = ("L", "1", "I", "I;16", "LA")
+MAX_FOLDER_IMAGES = 1_000_000
 
+
+def _folder_samples(split_dir: Path) -> tuple[list[str], list[tuple[Path, int]]]:
+    """(classes, [(image file, class index)]) of ``split_dir/<class>/<image>``, sorted
+    like torchvision's ImageFolder. Every filesystem error is a :class:`DataError`."""
+    try:
+        classes = sorted(p.name for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+        if not classes:
+            raise DataError(f"{split_dir} has no class sub-folders; expected {split_dir}/<class>/<image>")
+        samples = []
+        for index, name in enumerate(classes):
+            for file in sorted((split_dir / name).rglob("*")):
+                if file.suffix.lower() in IMAGE_EXTENSIONS and file.is_file():
+                    samples.append((file, index))
+            if len(samples) > MAX_FOLDER_IMAGES:
+                raise DataError(f"{split_dir} holds more than {MAX_FOLDER_IMAGES} images")
+    except PermissionError as exc:
+        raise DataError(f"{exc.filename or split_dir} cannot be read (permission denied)") from None
+    except OSError as exc:
+        raise DataError(f"{exc.filename or split_dir} cannot be read ({exc.strerror or exc})") from None
+    if not samples:
+        raise DataError(f"{split_dir} holds no images (looked for {', '.join(IMAGE_EXTENSIONS)} files in its "
+                        "class sub-folders)")
+    return classes, samples
+
+
+def _open_image(path: Path, mode: str | None = None):
+    """The decoded image converted to ``mode``, or (mode=None) its header's mode only."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            if mode is None:
+                return img.mode
+            img.load()
+            return img.convert(mode)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(f"{path} is not a readable image ({reason}); remove or replace it") from None
+
+
+def _load_folder(name: str, split: str) -> ImageData:
+    """Decode an image folder split once (cached as .npz, keyed by the files' content).
+    Greyscale folders stay one-channel; a folder mixing grey and colour images is read
+    as colour. Images of other sizes are resized to the first image's size."""
     root = _folder_path(name)
     split_dir = root / split
     if not split_dir.is_dir():
-        present = [p.name for p in root.iterdir() if p.is_dir()] if root.is_dir() else []
+        try:
+            present = [p.name for p in root.iterdir() if p.is_dir()] if root.is_dir() else []
+        except OSError:
+            present = []
         raise DataNotFoundError(
             f"Image folder {root} has no '{split}/' split (it has: {present or 'nothing'}). "
             "Expected layout: PATH/train/<class>/*.png and/or PATH/test/<class>/*.png")
-    folder = ImageFolder(str(split_dir))
-    if not folder.samples:
-        raise DataNotFoundError(f"{split_dir} holds no images")
-    cache = _folder_cache_file(split_dir, folder.samples)
+    classes, samples = _folder_samples(split_dir)
+    cache = user_cache_dir() / "folders" / f"{folder_fingerprint(split_dir, classes, samples)[:32]}.npz"
     if cache.is_file():
-        with np.load(cache, allow_pickle=False) as npz:
-            return ImageData(torch.from_numpy(npz["x"]), torch.from_numpy(npz["y"]), list(folder.classes))
-    first = folder.loader(folder.samples[0][0])
-    mode = "L" if first.mode in ("L", "1", "I", "I;16") else "RGB"
-    size = first.size
-    xs = np.empty((len(folder.samples), size[1], size[0], 1 if mode == "L" else 3), dtype=np.uint8)
-    for i, (path, _) in enumerate(folder.samples):
-        img = folder.loader(path).convert(mode)
+        try:
+            with np.load(cache, allow_pickle=False) as npz:
+                return ImageData(torch.from_numpy(npz["x"]), torch.from_numpy(npz["y"]), list(classes))
+        except Exception:  # noqa: BLE001 - a damaged cache file is rebuilt, never trusted
+            cache.unlink(missing_ok=True)
+    mode = "L" if all(_open_image(path) in _GREY_MODES for path, _ in samples) else "RGB"
+    size = None
+    xs = None
+    for i, (path, _) in enumerate(samples):
+        img = _open_image(path, mode)
+        if size is None:
+            size = img.size
+            xs = np.empty((len(samples), size[1], size[0], 1 if mode == "L" else 3), dtype=np.uint8)
         if img.size != size:
             img = img.resize(size)
         xs[i] = np.asarray(img).reshape(xs.shape[1:])
     x = np.ascontiguousarray(xs.transpose(0, 3, 1, 2))
-    y = np.asarray(folder.targets, dtype=np.int64)
-    _atomic_save_npz(cache, x=x, y=y)
-    return ImageData(torch.from_numpy(x), torch.from_numpy(y), list(folder.classes))
+    y = np.asarray([label for _, label in samples], dtype=np.int64)
+    try:
+        _atomic_save_npz(cache, x=x, y=y)
+    except OSError:
+        pass  # an unwritable cache only costs the decoding next time
+    return ImageData(torch.from_numpy(x), torch.from_numpy(y), list(classes))
 
 
-def _folder_cache_file(split_dir: Path, samples) -> Path:
-    h = hashlib.sha256(str(split_dir.resolve()).encode())
-    h.update(str(len(samples)).encode())
-    h.update(str(max(os.stat(p).st_mtime_ns for p, _ in samples)).encode())
-    return user_cache_dir() / "folders" / f"{h.hexdigest()[:24]}.npz"
+def folder_fingerprint(split_dir: Path, classes: list[str] | None = None, samples=None) -> str:
+    """Content hash of an image folder split: every image's relative path, class and
+    bytes. Decoded caches and analysis results are keyed by it, so replacing images
+    never serves results of the old ones."""
+    from .hashing import sha256_files
+
+    if samples is None:
+        classes, samples = _folder_samples(split_dir)
+    try:
+        return sha256_files([(f"{classes[label]}/{path.relative_to(split_dir)}", path) for path, label in samples])
+    except OSError as exc:
+        raise DataError(f"{exc.filename or split_dir} cannot be read ({exc.strerror or exc})") from None
+
+
+def fingerprint(name: str, split: str = "test") -> str | None:
+    """What a result computed on data set ``name`` depends on beyond its name: the content
+    hash of a ``folder:`` split (None for the standard data sets, which never change)."""
+    if not name.startswith("folder:"):
+        return None
+    split_dir = _folder_path(name) / split
+    if not split_dir.is_dir():
+        return None
+    return folder_fingerprint(split_dir)
 
 
 def _atomic_save_npz(path: Path, **arrays) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        np.savez(fh, **arrays)
-    os.replace(tmp, path)
+    from .atomic import atomic_write
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+
+    atomic_write(path, write)
 
 
 def folder_spec(name: str, data: ImageData) -> DataSpec:
@@ -293,6 +388,24 @@ def folder_spec(name: str, data: ImageData) -> DataSpec:
     budgets.update(channels=c, size=size, num_classes=len(data.classes))
     budgets["augment"] = "cifar" if c == 3 else "none"
     return DataSpec(name, mean=mean, std=std, **budgets)
+
+
+def adapt_channels(data: ImageData, channels: int, origin: str = "the data") -> ImageData:
+    """``data`` with ``channels`` channels where that is unambiguous: grey -> colour by
+    repeating the channel; colour -> grey only when every image is grey already (R = G =
+    B). Anything else is a :class:`DataError`, never a silent guess."""
+    have = int(data.x.shape[1])
+    if have == channels:
+        return data
+    if have == 1 and channels == 3:
+        return ImageData(data.x.expand(-1, 3, -1, -1).contiguous(), data.y, data.classes)
+    if have == 3 and channels == 1:
+        x = data.x
+        if bool((x[:, 0] == x[:, 1]).all()) and bool((x[:, 0] == x[:, 2]).all()):
+            return ImageData(x[:, :1].contiguous(), data.y, data.classes)
+        raise DataError(f"{origin} holds colour images but the model takes greyscale ones; convert the images "
+                        "to greyscale first (they are not grey stored as RGB)")
+    raise DataError(f"{origin} has {have}-channel images but the model takes {channels} channels")
 
 
 # --------------------------------------------------------------------------- public API

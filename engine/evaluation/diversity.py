@@ -229,6 +229,9 @@ def compute(ctx: Context, config: Config) -> dict:
         raise ValueError("diversity needs an ensemble of at least two members")
     eps = config.eps if config.eps is not None else get_spec(ctx.dataset, ctx.data_dir).distill_eps
     x, y = correct_samples(ensemble, ctx.test, config.samples, config.seed, ctx.device)
+    if len(y) == 0:
+        raise ValueError("no test sample is classified correctly by every member, so the diversity metrics "
+                         "are undefined; check that the data set matches the ensemble's")
     result = {}
     result["metrics"] = diversity_metrics(
         ensemble, x, y, config.metrics, eps=eps, steps=config.steps, layer=config.layer, seed=config.seed,
