@@ -8,7 +8,10 @@ checkpoint with everything needed to resume.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import math
+import os
 import random
 import shlex
 import sys
@@ -136,18 +139,74 @@ def _evaluate(ensemble: Ensemble, test: data.ImageData, config: TrainConfig, spe
     return result
 
 
+LOCK = ".lock"
+_RUN_ENTRIES = {"pretrain", LOCK}
+
+
+def check_run_dir(out: Path, resume: bool) -> None:
+    """Refuse, before any work, an ``--out`` that is a file, cannot be written, holds
+    files that are not this run's, or holds a checkpoint without ``--resume``."""
+    try:
+        ckpt.check_writable(out)
+    except ckpt.CheckpointError as exc:
+        raise TrainingError(str(exc)) from None
+    if not out.is_dir():
+        return
+    foreign = sorted(p.name for p in out.iterdir()
+                     if p.name not in _RUN_ENTRIES and not (p.is_file() and (ckpt.is_checkpoint_file(p.name)
+                                                                              or ckpt.is_temp(p.name))))
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+        raise TrainingError(f"--out {out} holds files that are not a training run's ({shown}); refusing to write "
+                            "there: choose a new or empty directory")
+    if (out / ckpt.META).is_file() and not resume:
+        raise TrainingError(f"{out} already holds a checkpoint; pass --resume to continue it or choose another --out")
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise TrainingError(f"--out {out} cannot be written: no write permission")
+
+
+@contextlib.contextmanager
+def run_lock(out: Path):
+    """One writer per run directory: a second ``train`` (or job) on the same ``--out``
+    while one is running is refused instead of interleaving two runs' files."""
+    out.mkdir(parents=True, exist_ok=True)
+    fh = open(out / LOCK, "a+")
+    try:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise TrainingError(f"{out} is being written by another training run; wait for it to finish "
+                                "or choose another --out") from None
+        yield
+    finally:
+        fh.close()
+
+
 def train(config: TrainConfig, out: str | Path, *, resume: bool = False, progress: ProgressFn | None = None,
           device: torch.device | None = None, command: str | None = None) -> Path:
-    """Train (or resume) the run described by ``config`` into the checkpoint dir ``out``."""
+    """Train (or resume) the run described by ``config`` into the checkpoint dir ``out``.
+    Everything that can be checked is checked before the first batch (output directory,
+    hyperparameters against the architecture, data)."""
     out = Path(out)
+    check_run_dir(out, resume)
     device = device or select_device(config.device)
     method_cls = get_method(config.method)
     spec = data.get_spec(config.dataset, config.data_dir)
+    method = method_cls(config.params(), spec)
+    try:
+        method.check(build_classifier(config.arch, channels=spec.channels, num_classes=spec.num_classes,
+                                      mean=spec.mean, std=spec.std, leaky=method_cls.leaky_relu))
+    except ValueError as exc:
+        raise TrainingError(f"invalid hyperparameters for {config.method}: {exc}") from None
     train_data = data.load_split(config.dataset, "train", config.data_dir).subset(config.train_subset, config.seed)
     test_data = data.load_split(config.dataset, "test", config.data_dir)
-    method = method_cls(config.params(), spec)
     method.epochs = config.epochs
+    with run_lock(out):
+        return _train(config, out, resume, progress, device, command, method_cls, spec, method,
+                      train_data, test_data)
 
+
+def _train(config, out, resume, progress, device, command, method_cls, spec, method, train_data, test_data) -> Path:
     existing = (out / ckpt.META).is_file()
     if existing and not resume:
         raise TrainingError(f"{out} already holds a checkpoint; pass --resume to continue it or choose another --out")

@@ -71,6 +71,11 @@ class Method:
         #: e.g. TRS's growing δ); None outside training.
         self.epochs: int | None = None
 
+    def check(self, member: torch.nn.Module) -> None:
+        """Raise ValueError if the hyperparameters cannot work with this architecture
+        (``member`` is a fresh model of it). Called once before any training, so a bad
+        ``--param`` fails at once rather than after pre-training or a first epoch."""
+
     def begin_epoch(self, epoch: int, ensemble: Ensemble, rng: random.Random) -> dict:
         """Per-epoch choices (e.g. DVERGE's random layer); returned for the history."""
         return {}

@@ -58,10 +58,15 @@ class DVERGE(Method):
     def eps(self) -> float:
         return self.params.eps if self.params.eps is not None else self.spec.distill_eps
 
-    def begin_epoch(self, epoch: int, ensemble, rng: random.Random) -> dict:
-        n_layers = len(ensemble.members[0].feature_layers())
+    def check(self, member) -> None:
+        n_layers = len(member.feature_layers())
         if self.params.layer is not None and self.params.layer > n_layers:
-            raise ValueError(f"layer {self.params.layer} > {n_layers} feature layers of this architecture")
+            raise ValueError(f"--param layer={self.params.layer}: this architecture has {n_layers} feature "
+                             f"layers (choose 1..{n_layers})")
+
+    def begin_epoch(self, epoch: int, ensemble, rng: random.Random) -> dict:
+        self.check(ensemble.members[0])
+        n_layers = len(ensemble.members[0].feature_layers())
         self.layer = self.params.layer or rng.randint(1, n_layers)
         return {"layer": self.layer}
 
