@@ -9,6 +9,7 @@ import re
 import shutil
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 
 from .checkpoint import CheckpointError, META, read_meta
@@ -121,25 +122,69 @@ def install_upload(filename: str, data: bytes, name: str, *, dataset: str | None
     return target
 
 
+#: the largest expansion an upload may claim: its weights are at most MAX_UPLOAD_BYTES
+#: compressed, and safetensors weights hardly compress (ratio well below 2)
+MAX_EXPANDED_BYTES = 4 * MAX_UPLOAD_BYTES
+MAX_RATIO = 20
+
+
+def _archive_error(exc: BaseException) -> CheckpointError:
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return CheckpointError(f"the archive is damaged or unsupported ({reason}); create it again with "
+                           "`zip -r NAME.zip CHECKPOINT_DIR`")
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
+    """The bytes of one archive member, reading at most ``limit`` bytes whatever its
+    header claims (a lying size header cannot make it expand further)."""
+    with archive.open(info) as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise CheckpointError(f"{info.filename} expands to more than allowed")
+    return data
+
+
 def _unpack_checkpoint_zip(data: bytes, out: Path) -> None:
+    """Extract a checkpoint from zip bytes: its ``meta.json`` is read and validated
+    first (the one schema), then *only* the files it lists are extracted, by their plain
+    names, each bounded in size and compression ratio. Every archive error (bad CRC,
+    truncated data, lying headers, encryption, unsupported compression) is one
+    :class:`CheckpointError`."""
+    from .checkpoint_meta import MetaError, parse_meta
+
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as exc:
+        infos = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"not a valid zip archive: {exc}") from None
-    files = [i for i in archive.infolist() if not i.is_dir()]
-    metas = [i for i in files if Path(i.filename).name == META]
-    if len(metas) != 1:
-        raise CheckpointError(f"the archive must hold exactly one {META} (found {len(metas)})")
-    prefix = str(Path(metas[0].filename).parent)
-    out.mkdir(parents=True)
-    total = 0
-    for info in files:
-        if str(Path(info.filename).parent) != prefix:
-            continue  # only the checkpoint's own files, flat
-        base = Path(info.filename).name
-        if not re.fullmatch(r"[A-Za-z0-9._-]+", base):
-            raise CheckpointError(f"unexpected file name in archive: {info.filename!r}")
-        total += info.file_size
-        if total > 4 * MAX_UPLOAD_BYTES:
-            raise CheckpointError("archive expands to more than allowed")
-        (out / base).write_bytes(archive.read(info))
+    try:
+        files = [i for i in infos if not i.is_dir()]
+        metas = [i for i in files if Path(i.filename).name == META]
+        if len(metas) != 1:
+            raise CheckpointError(f"the archive must hold exactly one {META} (found {len(metas)})")
+        prefix = str(Path(metas[0].filename).parent)
+        by_name = {Path(i.filename).name: i for i in files if str(Path(i.filename).parent) == prefix}
+        try:
+            meta = parse_meta(_read_member(archive, metas[0], MAX_EXPANDED_BYTES), f"{META} in the archive")
+        except MetaError as exc:
+            raise CheckpointError(str(exc)) from None
+        missing = [n for n in meta["files"] if n not in by_name]
+        if missing:
+            raise CheckpointError(f"the archive lacks files its {META} lists: {', '.join(sorted(missing)[:5])}")
+        wanted = [by_name[n] for n in meta["files"]]
+        claimed = sum(i.file_size for i in wanted) + metas[0].file_size
+        if claimed > MAX_EXPANDED_BYTES:
+            raise CheckpointError(f"the archive expands to {claimed / 2**20:.0f} MB, more than allowed "
+                                  f"({MAX_EXPANDED_BYTES // 2**20} MB)")
+        out.mkdir(parents=True)
+        total = 0
+        for info in [metas[0], *wanted]:
+            limit = min(MAX_EXPANDED_BYTES - total, MAX_RATIO * max(info.compress_size, 1) + 2**16)
+            content = _read_member(archive, info, limit)
+            total += len(content)
+            (out / Path(info.filename).name).write_bytes(content)
+    except CheckpointError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, OSError, EOFError, ValueError, RuntimeError,
+            NotImplementedError, KeyError, UnicodeError) as exc:
+        raise _archive_error(exc) from None

@@ -12,9 +12,16 @@ from engine.zoo import delete_ensemble, install_upload, list_ensembles, user_dat
 st.title("Model zoo")
 ensembles = list_ensembles()
 good = [e for e in ensembles if "error" not in e]
-for e in ensembles:
-    if "error" in e:
-        st.warning(f"{e['path']}: {e['error']}")
+for i, e in enumerate(e for e in ensembles if "error" in e):
+    st.warning(f"Unreadable, skipped: {e['path']}: {e['error']}")
+    if not e.get("shipped") and st.button(f"Delete the unreadable {e['name']}", key=f"delete_broken_{i}"):
+        try:
+            delete_ensemble(e["path"])
+        except CheckpointError as exc:
+            st.error(str(exc))
+        else:
+            ui.zoo.clear()
+            st.rerun()
 
 if not good:
     st.info("No ensembles yet. Start one on the **Train** page (one click trains a 3-member DVERGE ensemble), "
