@@ -13,9 +13,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from app import ui  # noqa: E402  (needs ROOT on sys.path)
+from app import serving  # noqa: E402  (needs ROOT on sys.path)
+from app import ui  # noqa: E402
 
 st.set_page_config(page_title="Robust Ensembles Lab", layout="wide")
+serving.harden()  # localhost only however it was started; tracebacks to the log, not the page
 pages = [st.Page(str(ui.page_path(module)), title=title, icon=icon, default=i == 0, url_path=module)
          for i, (module, title, icon) in enumerate(ui.PAGES) if ui.page_path(module).is_file()]
 navigation = st.navigation(pages)
