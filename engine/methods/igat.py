@@ -100,6 +100,9 @@ class IGAT(Method):
         base_params = self.base.Params(**{k: getattr(params, k) for k in self.base.Params.model_fields})
         self.base_method = self.base(base_params, spec)
 
+    def check(self, member) -> None:
+        self.base_method.check(member)
+
     def begin_epoch(self, epoch: int, ensemble, rng: random.Random) -> dict:
         self.base_method.epochs = self.epochs
         return self.base_method.begin_epoch(epoch, ensemble, rng)
