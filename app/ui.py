@@ -8,13 +8,12 @@ page switches.
 """
 from __future__ import annotations
 
-import typing
 from pathlib import Path
 
 import streamlit as st
 
 from engine import analysis as registry
-from engine import export
+from engine import export, fields
 from engine.data import get_spec
 from engine.zoo import list_ensembles, user_data_dir
 
@@ -117,39 +116,12 @@ def require_selection() -> list[str]:
 
 # --------------------------------------------------------------------------- settings form
 
-def _widget(name: str, info, value, key: str):
-    annotation = info.annotation
-    optional = typing.get_origin(annotation) is typing.Union and type(None) in typing.get_args(annotation)
-    if optional:
-        annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
-    label = name.replace("_", " ")
-    help_text = info.description
-    origin = typing.get_origin(annotation)
-    if origin is typing.Literal:
-        options = list(typing.get_args(annotation))
-        return st.selectbox(label, options, index=options.index(value) if value in options else 0, key=key,
-                            help=help_text)
-    if origin in (list, tuple):
-        item = (typing.get_args(annotation) or (str,))[0]
-        if typing.get_origin(item) is typing.Literal:
-            options = list(typing.get_args(item))
-            return st.multiselect(label, options, default=[v for v in (value or []) if v in options], key=key,
-                                  help=help_text)
-        text = st.text_input(label, ", ".join(str(v) for v in (value or [])), key=key,
-                             help=f"{help_text or ''} (comma-separated{'; blank: automatic' if optional else ''})")
-        values = [item(v.strip()) for v in text.split(",") if v.strip()]
-        return None if optional and not values else values
-    if annotation is bool:
-        return st.checkbox(label, value=bool(value), key=key, help=help_text)
-    if annotation in (int, float) and not (optional and value is None):
-        if annotation is int:
-            return int(st.number_input(label, value=int(value), step=1, key=key, help=help_text))
-        return float(st.number_input(label, value=float(value), format="%.4f", key=key, help=help_text))
-    text = st.text_input(label, "" if value is None else str(value), key=key,
-                         help=f"{help_text or ''} (blank: automatic)" if optional else help_text)
-    if not text.strip():
-        return None
-    return annotation(text.strip()) if annotation in (int, float) else text.strip()
+def field_widget(spec: fields.FieldSpec, value, key: str, *, label: str | None = None, container=st):
+    """Render the engine's widget description of one config field (:func:`engine.fields.widget`)
+    and return the field's value read back from it (raises ValueError on unreadable text)."""
+    w = fields.widget(spec, value, label=label)
+    raw = getattr(container, w.pop("widget"))(**w, key=key)
+    return fields.from_widget(spec, raw)
 
 
 def settings(analysis, fixed: dict | None = None, defaults: dict | None = None, hide=("dataset",)) -> dict:
@@ -158,15 +130,12 @@ def settings(analysis, fixed: dict | None = None, defaults: dict | None = None, 
     fixed = fixed or {}
     values = dict(fixed)
     with st.expander("Settings", expanded=False):
-        for name, info in analysis.config.model_fields.items():
-            if name in fixed or name in hide:
-                continue
-            default = (defaults or {}).get(name, None if info.is_required() else
-                                           info.get_default(call_default_factory=True))
+        for spec in fields.specs(analysis.config, exclude=[*fixed, *hide]):
+            default = (defaults or {}).get(spec.name, spec.default)
             try:
-                values[name] = _widget(name, info, default, key=f"{analysis.name}:{name}")
+                values[spec.name] = field_widget(spec, default, key=f"{analysis.name}:{spec.name}")
             except ValueError as exc:
-                st.error(f"{name}: {exc}")
+                st.error(f"{spec.name}: {exc}")
                 st.stop()
     return values
 

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from . import data
+from .fields import FieldSpec, specs
 from .methods import get_method
 from .models import validate_arch
 
@@ -64,25 +65,41 @@ class TrainConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    method: str
-    dataset: str = data.DEFAULT_DATASET
-    arch: str = "lenet5"
-    members: int = Field(3, ge=1, le=16)
-    epochs: int = Field(4, ge=1, le=10_000)
-    batch_size: int = Field(128, ge=2, le=8192)
-    lr: float | None = Field(None, gt=0, le=10, description="overrides the method's paper learning rate")
-    seed: int = Field(0, ge=0)
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    bf16: bool = Field(False, description="bf16 autocast (CUDA only)")
-    preset: Literal["quick", "paper"] | None = None
-    init_from: str | None = Field(None, description="checkpoint to start from (--from)")
-    pretrain_epochs: int = Field(0, ge=0, le=10_000, description="baseline pre-training when the method starts from one and no --from is given")
-    train_subset: int | None = Field(None, ge=100, description="train on a seeded random subset of this size")
-    method_params: dict[str, Any] = Field(default_factory=dict)
-    history_samples: int = Field(100, ge=0, le=10_000, description="samples of the per-epoch transferability estimate")
-    history_eps: float | None = Field(None, gt=0, le=1, description="ε of that estimate (default: the data set's)")
-    eval_samples: int = Field(2000, ge=100, description="test samples for per-epoch clean accuracy")
-    data_dir: str | None = None
+    method: str = Field(title="Method")
+    dataset: str = Field(data.DEFAULT_DATASET, title="Data set",
+                         description="fashion_mnist (default), mnist, cifar10 or folder:PATH")
+    arch: str = Field("lenet5", title="Architecture", description="lenet5 (default; grey 28x28 images) or "
+                      "resnet<6n+2> (as in the DVERGE paper)")
+    members: int = Field(3, ge=1, le=16, title="Members", description="number of sub-models in the ensemble")
+    epochs: int = Field(4, ge=1, le=10_000, title="Epochs",
+                        description="epochs of the method itself (after any baseline pre-training)")
+    batch_size: int = Field(128, ge=2, le=8192, title="Batch size")
+    lr: float | None = Field(None, gt=0, le=10, title="Learning rate",
+                             description="overrides the method's paper learning rate; divided by 10 at 50% and "
+                                         "75% of the epochs (DVERGE appendix A)")
+    seed: int = Field(0, ge=0, title="Seed")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", title="Device")
+    bf16: bool = Field(False, title="bf16", description="bf16 autocast (CUDA only)")
+    preset: Literal["quick", "paper"] | None = Field(None, title="Preset", description=(
+        "defaults for what is not given; quick: Fashion-MNIST / LeNet-5, minutes on a laptop CPU; "
+        "paper: CIFAR-10 / ResNet-20 / 200 epochs (needs a GPU)"))
+    init_from: str | None = Field(None, title="Start from", description="checkpoint to start from (DVERGE: a "
+                                  "trained baseline)")
+    pretrain_epochs: int = Field(0, ge=0, le=10_000, title="Baseline pre-training epochs",
+                                 description="baseline pre-training epochs for DVERGE-family methods when no "
+                                             "--from is given (DVERGE Algorithm 1 starts from a trained baseline)")
+    train_subset: int | None = Field(None, ge=100, title="Training images",
+                                     description="train on a seeded random subset of this many images")
+    method_params: dict[str, Any] = Field(default_factory=dict, title="Method hyperparameters",
+                                          description="method hyperparameter, e.g. eps=0.2")
+    history_samples: int = Field(100, ge=0, le=10_000, title="History samples",
+                                 description="samples of the per-epoch transferability estimate")
+    history_eps: float | None = Field(None, gt=0, le=1, title="History ε",
+                                      description="ε of that estimate (default: the data set's)")
+    eval_samples: int = Field(2000, ge=100, title="Evaluation samples",
+                              description="test samples for per-epoch clean accuracy")
+    data_dir: str | None = Field(None, title="Data directory", description="a folder to look for the data set in first "
+                                 "(also $ROBUST_ENSEMBLES_DATA)")
 
     @field_validator("method")
     @classmethod
@@ -125,3 +142,13 @@ def make_config(method: str, preset: str | None = None, **explicit: Any) -> Trai
         values.update(PRESETS[preset].get(method, {}))
     values.update({k: v for k, v in explicit.items() if v is not None})
     return TrainConfig(method=method, preset=preset, **values)
+
+
+def train_fields() -> list[FieldSpec]:
+    """:class:`TrainConfig` as field specs: the ``train`` and ``jobs submit`` flags and the
+    Train page's form are generated from these (:mod:`engine.fields`), so they cannot drift.
+    Two flags keep their historical names: ``--from`` (init_from), ``--param`` (method_params)."""
+    from .methods import METHODS
+
+    return specs(TrainConfig, flag={"init_from": "--from", "method_params": "--param"},
+                 choices={"method": list(METHODS)}, suggestions={"dataset": list(data.SPECS)})

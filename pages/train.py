@@ -5,26 +5,25 @@ A thin view over ``engine.jobs``: the form's values are validated by
 of the configured executor, and the live view only reads the job store (progress report,
 loss curve, and the checkpoint's per-epoch history, DVERGE Fig. 2).
 """
+from dataclasses import replace
+
 import plotly.graph_objects as go
 import streamlit as st
 
-from engine import jobs
-from engine.data import SPECS
-from engine.methods import METHODS
+from app.ui import field_widget
+from engine import fields, jobs
+from engine.config import train_fields
+from engine.methods import METHODS, get_method
 
 POLL_SECONDS = 2.0
 ARCHS = ["lenet5", "resnet20", "resnet32", "resnet44", "resnet56"]
-FIELDS = {  # form field -> (label, help)
-    "dataset": ("Data set", None),
-    "arch": ("Architecture", "LeNet-5 for grey 28x28 images, ResNet-(6n+2) as in the DVERGE paper"),
-    "members": ("Members", "number of sub-models in the ensemble"),
-    "epochs": ("Epochs", "epochs of the method itself (after any baseline pre-training)"),
-    "pretrain_epochs": ("Baseline pre-training epochs", "DVERGE Algorithm 1 starts from a trained baseline"),
-    "batch_size": ("Batch size", None),
-    "lr": ("Learning rate", "divided by 10 at 50% and 75% of the epochs (DVERGE appendix A)"),
-    "train_subset": ("Training images (0 = all)", "a seeded random subset of the training set"),
-    "seed": ("Seed", None),
-}
+#: TrainConfig fields shown in the form's main grid; the rest (but the method, the preset and
+#: the hyperparameters, chosen apart) under "More settings". Every field comes from
+#: engine.config.train_fields(), the same specs that generate the CLI's train flags.
+MAIN = ("dataset", "arch", "members", "epochs", "pretrain_epochs", "batch_size", "lr", "train_subset", "seed")
+APART = ("method", "preset", "method_params")
+SPECS = {s.name: s for s in train_fields()}
+SPECS["arch"] = replace(SPECS["arch"], suggestions=tuple(ARCHS))
 
 executor = jobs.get_executor()
 st.title("Train an ensemble")
@@ -34,38 +33,18 @@ st.caption("Training runs in a background worker process: it keeps going if you 
 
 def _defaults_note(name: str, quick: dict, paper: dict) -> str:
     q, p = quick.get(name), paper.get(name)
-    show = {None: "all", 0: "0"} if name == "train_subset" else {}
+    show = {None: "all"} if name == "train_subset" else {None: "automatic"}
     return f"quick: {show.get(q, q)} · paper: {show.get(p, p)}"
 
 
-def _widget(name: str, default, key: str, note: str):
-    label, help_text = FIELDS[name]
-    label = f"{label} ({note})"
-    if name == "dataset":
-        options = list(SPECS) if default in SPECS else [default, *SPECS]
-        return st.selectbox(label, options, index=options.index(default), key=key, help=help_text)
-    if name == "arch":
-        options = ARCHS if default in ARCHS else [default, *ARCHS]
-        return st.selectbox(label, options, index=options.index(default), key=key, help=help_text)
-    if name == "lr":
-        return st.number_input(label, value=float(default), min_value=0.0, format="%g", key=key, help=help_text)
-    value = 0 if default is None else int(default)
-    return st.number_input(label, value=value, min_value=0, step=1, key=key, help=help_text)
-
-
-def _param_widget(field: dict, key: str):
-    label = f"{field['name']} (default: {'from the data set' if field['default'] is None else field['default']})"
-    if field["kind"] == "choice":
-        return st.selectbox(label, field["choices"], index=field["choices"].index(field["default"]), key=key,
-                            help=field["description"])
-    if field["kind"] == "bool":
-        return st.checkbox(label, value=bool(field["default"]), key=key, help=field["description"])
-    if field["default"] is None:  # blank = the data set's default
-        text = st.text_input(label, value="", key=key, help=field["description"], placeholder="default")
-        return text.strip() or None
-    if field["kind"] == "int":
-        return st.number_input(label, value=int(field["default"]), step=1, key=key, help=field["description"])
-    return st.number_input(label, value=float(field["default"]), format="%g", key=key, help=field["description"])
+def _field(name: str, defaults: dict, quick: dict, paper: dict, key: str):
+    spec = SPECS[name]
+    label = f"{spec.label} ({_defaults_note(name, quick, paper)})" if name in MAIN else None
+    try:
+        return field_widget(spec, defaults[name], key, label=label)
+    except ValueError as exc:
+        st.error(str(exc))
+        st.stop()
 
 
 def new_job_form() -> None:
@@ -73,28 +52,35 @@ def new_job_form() -> None:
     methods = list(METHODS)
     method = top[0].selectbox("Method", methods, index=methods.index("dverge"), key="train_method")
     preset = top[1].radio("Preset", ["quick", "paper"], key="train_preset", horizontal=True,
-                          help="quick: Fashion-MNIST / LeNet-5, minutes on a laptop CPU; "
-                               "paper: CIFAR-10 / ResNet-20 / 200 epochs (needs a GPU)")
+                          help=SPECS["preset"].description)
     name = top[2].text_input("Name (optional)", key="train_name", placeholder=f"{method}-...",
                              help="letters, digits, . - _ ; the ensemble is saved under this name")
     defaults = jobs.form_defaults(method, preset)
     quick, paper = jobs.form_defaults(method, "quick"), jobs.form_defaults(method, "paper")
-    shown = [f for f in FIELDS if f != "pretrain_epochs" or defaults["uses_pretrain"]]
+    shown = [f for f in MAIN if f != "pretrain_epochs" or defaults["uses_pretrain"]]
     values = {}
     columns = st.columns(3)
     for i, field in enumerate(shown):
         with columns[i % 3]:
-            values[field] = _widget(field, defaults[field], f"train_{field}_{method}_{preset}",
-                                    _defaults_note(field, quick, paper))
+            values[field] = _field(field, defaults, quick, paper, f"train_{field}_{method}_{preset}")
+    with st.expander("More settings"):
+        for field in SPECS:
+            if field not in MAIN and field not in APART:
+                values[field] = _field(field, defaults, quick, paper, f"train_{field}_{method}_{preset}")
     params = {}
     with st.expander(f"{method} hyperparameters (paper defaults)"):
-        for field in jobs.param_fields(method):
-            value = _param_widget(field, f"train_param_{method}_{field['name']}")
-            if value is not None and value != field["default"]:
-                params[field["name"]] = value
+        for spec in fields.specs(get_method(method).Params):
+            shown_default = "from the data set" if spec.default is None else spec.default
+            try:
+                value = field_widget(spec, spec.default, f"train_param_{method}_{spec.name}",
+                                     label=f"{spec.name} (default: {shown_default})")
+            except ValueError as exc:
+                st.error(str(exc))
+                st.stop()
+            if value is not None and value != spec.default:
+                params[spec.name] = value
     if st.button(f"Start training: {values['members']} × {values['arch']} {method} on {values['dataset']}",
                  type="primary", key="train_start"):
-        values["train_subset"] = values["train_subset"] or None
         explicit = {k: v for k, v in values.items() if v != defaults[k]}
         try:
             config = jobs.build_config(method, preset, method_params=params, **explicit)

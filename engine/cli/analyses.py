@@ -6,12 +6,12 @@ import json
 import sys
 from pathlib import Path
 
-from .common import CLIError, _emit, _parse_params, add_config_arguments
+from ..fields import specs
+from .common import CLIError, _emit, _parse_params, add_config_arguments, config_values
 
 
 def _config_from_args(analysis, args) -> dict:
-    return {name: getattr(args, name) for name in analysis.config.model_fields
-            if getattr(args, name, None) is not None}
+    return config_values(args, specs(analysis.config))
 
 
 def _analysis_progress(quiet: bool):
@@ -121,7 +121,7 @@ def cmd_export(args) -> int:
 
     analysis, results = _run_analyses(args)
     fmt = args.format or (Path(args.out).suffix.lstrip(".").lower() if args.out else "") or "png"
-    view = _parse_params(args.view)
+    view = _parse_params(args.view, "--view")
     try:
         data = export_bytes(analysis, results, fmt, **view)
     except ExportError as exc:

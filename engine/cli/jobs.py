@@ -1,7 +1,7 @@
 """``jobs`` (list, submit, show, cancel, resume) and the hidden ``worker`` of one job."""
 from __future__ import annotations
 
-from .common import CLIError, _emit, _parse_params
+from .common import CLIError, _emit, add_fields, config_values
 
 
 def _job_row_text(r: dict) -> str:
@@ -16,6 +16,7 @@ def _job_row_text(r: dict) -> str:
 def cmd_jobs(args) -> int:
     """Background training jobs (engine/jobs/): list, submit, show, cancel, resume."""
     from .. import jobs
+    from ..config import train_fields
 
     try:
         executor = jobs.get_executor(store=jobs.JobStore(args.store) if args.store else None)
@@ -25,12 +26,8 @@ def cmd_jobs(args) -> int:
                   lambda r: print("\n".join(map(_job_row_text, r["jobs"])) or "no jobs (start one with: jobs submit)"))
             return 0
         if args.jobs_command == "submit":
-            config = jobs.build_config(args.method, args.preset, dataset=args.dataset, arch=args.arch,
-                                       members=args.members, epochs=args.epochs, seed=args.seed, device=args.device,
-                                       init_from=args.init_from, batch_size=args.batch_size, lr=args.lr,
-                                       pretrain_epochs=args.pretrain_epochs, train_subset=args.train_subset,
-                                       eval_samples=args.eval_samples, history_samples=args.history_samples,
-                                       method_params=_parse_params(args.param))
+            given = config_values(args, train_fields())
+            config = jobs.build_config(given.pop("method"), given.pop("preset", None), **given)
             job = executor.submit(config, args.name)
         elif args.jobs_command == "cancel":
             job = executor.cancel(args.job_id)
@@ -61,22 +58,15 @@ def cmd_worker(args) -> int:
 
 
 def add_parsers(sub) -> None:
-    from ..methods import METHODS
+    from ..config import train_fields
 
     jb = sub.add_parser("jobs", help="background training jobs (what the app's Train page runs)")
     jsub = jb.add_subparsers(dest="jobs_command", required=True)
     store_help = "job store directory (default: the user data directory's jobs/)"
     js = jsub.add_parser("submit", help="queue a training run; it starts when a slot is free")
-    js.add_argument("--method", required=True, choices=list(METHODS))
-    js.add_argument("--preset", choices=["quick", "paper"], default="quick")
+    add_fields(js, train_fields(), switches=True, show_defaults=False)  # the same flags as `train`
+    js.set_defaults(preset="quick")
     js.add_argument("--name", help="ensemble name (sanitized; default from method and data set)")
-    for flag, kind in (("--dataset", str), ("--arch", str), ("--members", int), ("--epochs", int), ("--seed", int),
-                       ("--batch-size", int), ("--lr", float), ("--pretrain-epochs", int), ("--train-subset", int),
-                       ("--eval-samples", int), ("--history-samples", int)):
-        js.add_argument(flag, type=kind)
-    js.add_argument("--from", dest="init_from", help="start from this checkpoint")
-    js.add_argument("--device", choices=["auto", "cpu", "cuda"])
-    js.add_argument("--param", action="append", metavar="KEY=VALUE", help="method hyperparameter (repeatable)")
     for name, text in (("list", "every job with its state and progress (also starts queued jobs)"),
                        ("show", "one job with its last report and per-epoch history"),
                        ("cancel", "stop a queued or running job (its checkpoint keeps the last saved epoch)"),

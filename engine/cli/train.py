@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from .common import CLIError, _emit, _parse_params
+from .common import CLIError, _emit, add_fields, config_values
 
 
 def _tqdm_progress(desc: str):
@@ -50,15 +50,12 @@ def _tqdm_progress(desc: str):
 # --------------------------------------------------------------------------- commands
 
 def cmd_train(args) -> int:
-    from ..config import make_config
+    from ..config import make_config, train_fields
     from ..train import train
 
+    given = config_values(args, train_fields())
     try:
-        config = make_config(args.method, args.preset, dataset=args.dataset, arch=args.arch, members=args.members,
-                             epochs=args.epochs, seed=args.seed, device=args.device, init_from=args.init_from,
-                             batch_size=args.batch_size, lr=args.lr, data_dir=args.data_dir,
-                             pretrain_epochs=args.pretrain_epochs, train_subset=args.train_subset,
-                             bf16=args.bf16 or None, method_params=_parse_params(args.param))
+        config = make_config(given.pop("method"), given.pop("preset", None), **given)
     except (ValidationError, ValueError) as exc:
         raise CLIError(f"invalid training configuration:\n{exc}") from None
     out = train(config, args.out, resume=args.resume, progress=None if args.quiet else _tqdm_progress(args.method),
@@ -76,29 +73,15 @@ def cmd_train(args) -> int:
     return 0
 
 
-
 def add_parsers(sub) -> None:
-    from ..methods import METHODS
+    """``train``: one flag per :class:`~engine.config.TrainConfig` field (generated, so the
+    flags follow the config), plus where to write and how to report."""
+    from ..config import train_fields
 
     t = sub.add_parser("train", help="train an ensemble (or resume one)")
-    t.add_argument("--method", required=True, choices=list(METHODS))
-    t.add_argument("--dataset", help="fashion_mnist (default), mnist, cifar10 or folder:PATH")
-    t.add_argument("--arch", help="lenet5 (default) or resnet<6n+2>")
-    t.add_argument("--members", type=int)
+    add_fields(t, train_fields(), switches=True, show_defaults=False)
     t.add_argument("--out", required=True, help="checkpoint directory to write")
-    t.add_argument("--preset", choices=["quick", "paper"])
-    t.add_argument("--epochs", type=int)
-    t.add_argument("--from", dest="init_from", help="start from this checkpoint (DVERGE: a trained baseline)")
-    t.add_argument("--seed", type=int)
-    t.add_argument("--device", choices=["auto", "cpu", "cuda"])
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last saved epoch")
-    t.add_argument("--batch-size", type=int)
-    t.add_argument("--lr", type=float, help="override the method's learning rate")
-    t.add_argument("--pretrain-epochs", type=int, help="baseline pre-training epochs for DVERGE-family methods")
-    t.add_argument("--train-subset", type=int, help="train on a random subset of this many images")
-    t.add_argument("--param", action="append", metavar="KEY=VALUE", help="method hyperparameter (repeatable), e.g. eps=0.2")
-    t.add_argument("--bf16", action="store_true", help="bf16 autocast on CUDA")
-    t.add_argument("--data-dir")
     t.add_argument("--json", action="store_true")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
     t.set_defaults(func=cmd_train)

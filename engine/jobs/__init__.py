@@ -45,7 +45,7 @@ text), :mod:`~engine.jobs.executors` (queue logic and backends), :mod:`~engine.j
 """
 from __future__ import annotations
 
-from .configs import build_config, form_defaults, param_fields, pretrain_epochs
+from .configs import build_config, form_defaults, pretrain_epochs
 from .display import fraction_done, history, saved_epochs, status_text, summary
 from .executors import (EXECUTOR_ENV, EXECUTORS, MAX_JOBS_ENV, REPO, Executor, LocalProcessExecutor,
                         _proc_running, get_executor)
@@ -54,5 +54,5 @@ from .worker import ProgressWriter, run_job
 
 __all__ = ["ACTIVE", "EXECUTORS", "EXECUTOR_ENV", "HEARTBEAT_SECONDS", "HEARTBEAT_TIMEOUT", "MAX_JOBS_ENV", "REPO",
            "STATES", "Executor", "Job", "JobError", "JobStore", "LocalProcessExecutor", "ProgressWriter",
-           "build_config", "form_defaults", "fraction_done", "get_executor", "history", "param_fields",
+           "build_config", "form_defaults", "fraction_done", "get_executor", "history",
            "pretrain_epochs", "run_job", "safe_name", "saved_epochs", "status_text", "summary"]

@@ -41,39 +41,15 @@ def pretrain_epochs(config: TrainConfig) -> int:
 
 
 def form_defaults(method: str, preset: str | None) -> dict[str, Any]:
-    """Values of the key training fields for ``method`` under ``preset`` (what a form
-    shows as default), with the method's own learning rate when the preset leaves it."""
+    """Every training field's value for ``method`` under ``preset`` (what a form shows as
+    default), with the method's own learning rate when the preset leaves it, its optimizer's
+    name and whether it starts from a trained baseline."""
     from ..methods import get_method
 
-    config = build_config(method, preset)
-    values = {k: getattr(config, k) for k in ("dataset", "arch", "members", "epochs", "pretrain_epochs",
-                                              "batch_size", "lr", "train_subset", "seed")}
+    values = build_config(method, preset).model_dump()
     recipe = get_method(method).optimizer
     if values["lr"] is None:
         values["lr"] = recipe.lr
     values["optimizer"] = recipe.name
     values["uses_pretrain"] = get_method(method).starts_from_baseline
     return values
-
-
-def param_fields(method: str) -> list[dict]:
-    """The method's hyperparameters as form fields: name, kind (int/float/bool/choice),
-    default (None = derived from the data set), description, choices."""
-    import typing
-
-    from ..methods import get_method
-
-    fields = []
-    for name, info in get_method(method).Params.model_fields.items():
-        annotation, optional = info.annotation, False
-        if typing.get_origin(annotation) in (typing.Union, getattr(__import__("types"), "UnionType", None)):
-            args = [a for a in typing.get_args(annotation) if a is not type(None)]
-            optional, annotation = True, args[0]
-        if typing.get_origin(annotation) is typing.Literal:
-            kind, choices = "choice", list(typing.get_args(annotation))
-        else:
-            kind, choices = {bool: "bool", int: "int", float: "float"}.get(annotation, "str"), None
-        fields.append({"name": name, "kind": kind, "default": info.default, "optional": optional,
-                       "description": info.description or "", "choices": choices})
-    return fields
-

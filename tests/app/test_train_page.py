@@ -64,3 +64,18 @@ def test_a_finished_job_shows_accuracy_and_transferability_per_epoch(monkeypatch
     assert traces["ensemble accuracy"]["y"] == expected
     [transfer] = [t for name, t in traces.items() if name.startswith("transferability")]
     assert transfer["y"] == [h["transferability"] for h in pre + meta["history"]]
+
+
+def test_the_form_has_every_training_field_and_passes_a_changed_one_on(monkeypatch, tmp_path):
+    at = _train_page(monkeypatch, tmp_path)
+    keys = {w.key for kind in ("number_input", "text_input", "selectbox", "checkbox") for w in at.get(kind)}
+    apart = {"method", "preset", "method_params"}  # chosen at the top / in the hyperparameter expander
+    assert {f"train_{f}_dverge_quick" for f in TrainConfig.model_fields if f not in apart} <= keys
+    at.number_input(key="train_eval_samples_dverge_quick").set_value(500)
+    at.text_input(key="train_history_eps_dverge_quick").input("0.05")
+    at.checkbox(key="train_bf16_dverge_quick").check()
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    [job] = jobs.JobStore().list()
+    expected = make_config("dverge", "quick", eval_samples=500, history_eps=0.05, bf16=True).model_dump()
+    assert job.config == expected
