@@ -120,6 +120,13 @@ class Context:
             test = adapt_channels(test, int(self.meta["channels"]), f"data set {self.dataset}")
         except DataError as exc:
             raise AnalysisError(str(exc)) from None
+        from .data import SPECS
+
+        trained_on = SPECS.get(self.meta["dataset"])
+        if trained_on is not None and tuple(test.x.shape[-2:]) != (trained_on.size, trained_on.size):
+            raise AnalysisError(f"data set {self.dataset} has {test.x.shape[-1]}x{test.x.shape[-2]} images but the "
+                                f"ensemble was trained on {trained_on.size}x{trained_on.size} ({trained_on.name}); "
+                                "resize the images first")
         num_classes = int(self.meta["num_classes"])
         if len(test.classes) > num_classes or (len(test) and int(test.y.max()) >= num_classes):
             raise AnalysisError(f"data set {self.dataset} has {len(test.classes)} classes but the ensemble "

@@ -49,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     except (CLIError, CheckpointError, DataNotFoundError, TrainingError, AnalysisError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # disk full, permission denied, a path that is a file: no traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted; a training run can be continued with --resume", file=sys.stderr)
         return 130

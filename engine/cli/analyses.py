@@ -3,6 +3,7 @@ write its figure/data. One subcommand per analysis, with one flag per config fie
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -115,10 +116,26 @@ def _render_transferability(r: dict) -> None:
 TEXT_RENDERERS = {"transferability": _render_transferability}
 
 
+def _check_export_out(out: str | None) -> None:
+    """Refuse an --out that cannot be written before computing anything."""
+    if not out:
+        return
+    path = Path(out)
+    directory = path if (path.is_dir() or out.endswith(("/", "\\"))) else path.parent
+    parent = directory
+    while not parent.exists() and parent.parent != parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise CLIError(f"--out {out} cannot be written: {parent} is a file, not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise CLIError(f"--out {out} cannot be written: no write permission in {parent}")
+
+
 def cmd_export(args) -> int:
-    from ..checkpoint import atomic_write_bytes
+    from ..atomic import atomic_write_bytes
     from ..export import ExportError, export_bytes, filename
 
+    _check_export_out(args.out)
     analysis, results = _run_analyses(args)
     fmt = args.format or (Path(args.out).suffix.lstrip(".").lower() if args.out else "") or "png"
     view = _parse_params(args.view, "--view")

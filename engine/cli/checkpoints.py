@@ -7,7 +7,8 @@ from .common import _emit
 def cmd_import(args) -> int:
     from ..checkpoint import import_checkpoint, read_meta
 
-    out = import_checkpoint(args.path, fmt=args.format, dataset=args.dataset, arch=args.arch, out=args.out)
+    out = import_checkpoint(args.path, fmt=args.format, dataset=args.dataset, arch=args.arch, out=args.out,
+                            force=args.force)
     meta = read_meta(out)
     result = {"checkpoint": str(out.resolve()), "members": meta["members"], "arch": meta["arch"],
               "dataset": meta["dataset"]}
@@ -19,7 +20,7 @@ def cmd_package(args) -> int:
     from ..checkpoint import package_checkpoint, read_meta
 
     extra = {"recipe": args.recipe} if args.recipe else {}
-    out = package_checkpoint(args.checkpoint, args.out, half=not args.float32, extra=extra)
+    out = package_checkpoint(args.checkpoint, args.out, half=not args.float32, extra=extra, force=args.force)
     meta = read_meta(out)
     result = {"checkpoint": str(out.resolve()), "members": meta["members"], "dtype": meta["packaged"]["dtype"],
               "bytes": sum(f.stat().st_size for f in out.iterdir())}
@@ -58,13 +59,17 @@ def add_parsers(sub) -> None:
     im.add_argument("--format", required=True, choices=["dverge"])
     im.add_argument("--dataset", required=True)
     im.add_argument("--arch", required=True)
-    im.add_argument("--out", required=True)
+    im.add_argument("--out", required=True, help="a new or empty directory, or an earlier import (replaced)")
+    im.add_argument("--force", action="store_true", help="also replace a checkpoint of another kind in --out "
+                    "(never a directory holding other files)")
     im.add_argument("--json", action="store_true")
     im.set_defaults(func=cmd_import)
 
     pk = sub.add_parser("package", help="a weights-only (float16) copy of a finished checkpoint, for shipping")
     pk.add_argument("checkpoint")
-    pk.add_argument("--out", required=True)
+    pk.add_argument("--out", required=True, help="a new or empty directory, or an earlier packaged copy (replaced)")
+    pk.add_argument("--force", action="store_true", help="also replace a checkpoint of another kind in --out "
+                    "(never a directory holding other files)")
     pk.add_argument("--float32", action="store_true", help="keep float32 weights")
     pk.add_argument("--recipe", help="how it was made (recorded in meta.json)")
     pk.add_argument("--json", action="store_true")

@@ -14,6 +14,9 @@ def cmd_report(args) -> int:
     from ..cache import ResultCache
     from ..report import ReportError, build_report, write_report
 
+    from ..checkpoint import check_writable
+
+    check_writable(Path(args.out))  # a file or unwritable --out fails before any work
     checkpoints = {Path(c).name: c for c in args.checkpoints} if args.checkpoints else None
     bar = None if args.quiet else tqdm(desc="report", total=1, file=sys.stderr, dynamic_ncols=True)
 

@@ -15,7 +15,7 @@ from typing import Any, Iterator, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ..checkpoint import atomic_write_json
+from ..atomic import atomic_write_json
 from ..config import TrainConfig
 from ..zoo import user_data_dir
 

@@ -5,11 +5,10 @@ import csv
 import html
 import io
 import json
-import os
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
+from ..atomic import atomic_write_text
 from .build import Report
 from .verdicts import (DATASET_NAMES, NOT_COMPARABLE_DATA, NOT_COMPARABLE_PROTOCOL, NOT_EVALUATED, NOT_REPRODUCED,
                        REPRODUCED, _fmt)
@@ -91,17 +90,6 @@ def _cell(v) -> str:
     return "–" if v is None else str(v)
 
 
-def _atomic_write(path: Path, data: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_report(report: Report, out_dir: str | Path) -> dict[str, Path]:
     """Write report.html, report.json, <table>.csv (claims with verdicts) and
     <table>_measured.csv (our numbers per ensemble); each file replaced atomically."""
@@ -116,6 +104,6 @@ def write_report(report: Report, out_dir: str | Path) -> dict[str, Path]:
         files[f"{s.key}_measured.csv"] = _csv(s.measured)
     written = {}
     for name, text in files.items():
-        _atomic_write(out / name, text)
+        atomic_write_text(out / name, text)
         written[name] = out / name
     return written
