@@ -198,6 +198,11 @@ def train(config: TrainConfig, out: str | Path, *, resume: bool = False, progres
                                       mean=spec.mean, std=spec.std, leaky=method_cls.leaky_relu))
     except ValueError as exc:
         raise TrainingError(f"invalid hyperparameters for {config.method}: {exc}") from None
+    if (out / ckpt.META).is_file():
+        mismatch = _same_run(ckpt.read_meta(out), config)
+        if mismatch:
+            raise TrainingError(f"{out} holds a different run (differs in: {', '.join(mismatch)}); "
+                                "choose another --out to start a new one")
     train_data = data.load_split(config.dataset, "train", config.data_dir).subset(config.train_subset, config.seed)
     test_data = data.load_split(config.dataset, "test", config.data_dir)
     method.epochs = config.epochs
