@@ -67,9 +67,30 @@ def _time(fn, repeats: int) -> float:
     return (time.perf_counter() - start) / repeats
 
 
+def _machine() -> dict:
+    """What the timings ran on: CPU count, torch threads and the load average (the
+    benchmark is only comparable between runs on an idle machine; ratios of the two ways
+    measured alternately in one run are robust to a steady load)."""
+    import os
+    import platform
+
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
+    return {"cpus": os.cpu_count(), "threads": torch.get_num_threads(), "processor": platform.processor() or
+            platform.machine(), "torch": torch.__version__, "load_average": [round(v, 2) for v in load]}
+
+
 def bench_dverge_step(arch: str = "resnet20", members: int = 3, batch_size: int = 128,
                       layers: list[int] | None = None, repeats: int = 2, reference: bool = True,
-                      device: str = "auto") -> dict:
+                      device: str = "auto", profile: bool = False) -> dict:
+    """Seconds per DVERGE training step (distillation of every member, Eq. 1, then one
+    update on Eq. 5) per distillation layer, the engine's way (``method.loss``: BatchNorm-
+    folded frozen copies, early exit at the layer, input gradients only, members x sample
+    chunks on single-threaded workers) and, with ``reference``, the reference way
+    (:func:`_reference_distill`: full forward passes, target features recomputed every
+    step, weight gradients computed and thrown away). Both ways alternate ``repeats`` times
+    per layer after one warm-up each; medians are reported (wall and CPU seconds), and
+    ``speedup`` is the ratio of the mean reference to the mean engine step. ``profile``
+    adds the engine step's time per phase (torch.profiler record_function totals)."""
     dev = select_device(device)
     spec = SPECS[_SHAPES.get(arch, "cifar10")]
     torch.manual_seed(0)
@@ -102,22 +123,78 @@ def bench_dverge_step(arch: str = "resnet20", members: int = 3, batch_size: int 
         sum(losses).backward()
         optimizer.step()
 
+    def timed(fn) -> tuple[float, float]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        fn()
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - wall, time.process_time() - cpu
+
     result: dict = {"arch": arch, "members": members, "batch_size": batch_size, "device": str(dev),
-                    "threads": torch.get_num_threads()}
-    ours_t, theirs_t = {}, {}
+                    "threads": torch.get_num_threads(), "repeats": repeats, "machine": _machine()}
+    ours_t, theirs_t, ours_cpu, theirs_cpu, runs = {}, {}, {}, {}, {}
     for layer in layers:
         method.begin_epoch(1, ensemble, random.Random(0))
         method.layer = layer
-        ours_t[str(layer)] = round(_time(ours, repeats), 4)
+        ours()  # warm-up
         if reference:
-            theirs_t[str(layer)] = round(_time(theirs, repeats), 4)
+            theirs()
+        mine, ref = [], []
+        for _ in range(max(1, repeats)):
+            mine.append(timed(ours))
+            if reference:
+                ref.append(timed(theirs))
+        ours_t[str(layer)] = round(statistics.median(w for w, _ in mine), 4)
+        ours_cpu[str(layer)] = round(statistics.median(c for _, c in mine), 4)
+        runs[str(layer)] = {"ours": [round(w, 3) for w, _ in mine]}
+        if reference:
+            theirs_t[str(layer)] = round(statistics.median(w for w, _ in ref), 4)
+            theirs_cpu[str(layer)] = round(statistics.median(c for _, c in ref), 4)
+            runs[str(layer)]["reference"] = [round(w, 3) for w, _ in ref]
     result.update(ours_t)
     result["mean"] = round(sum(ours_t.values()) / len(ours_t), 4)
+    result["cpu_seconds"] = ours_cpu
+    result["runs"] = runs
     if reference:
         result["reference"] = theirs_t
         result["reference_mean"] = round(sum(theirs_t.values()) / len(theirs_t), 4)
         result["speedup"] = round(result["reference_mean"] / result["mean"], 2)
+        result["reference_cpu_seconds"] = theirs_cpu
+        result["cpu_speedup"] = round(sum(theirs_cpu.values()) / max(sum(ours_cpu.values()), 1e-9), 2)
+        result["speedup_per_layer"] = {k: round(theirs_t[k] / ours_t[k], 2) for k in ours_t}
+    if profile:
+        result["phases"] = profile_dverge_step(ensemble, method, batch, optimizer, layers)
+    result["machine_after"] = _machine()["load_average"]
     return result
+
+
+def profile_dverge_step(ensemble, method, batch, optimizer, layers: list[int]) -> dict:
+    """Seconds per phase of one engine DVERGE step per layer, from torch.profiler's
+    record_function totals: ``distill`` (every member's Eq. 1 PGD), ``cross_forward``
+    (member i on the other members' distilled images, train mode), ``backward`` and
+    ``update`` (the optimizer step)."""
+    from torch.profiler import ProfilerActivity, profile, record_function
+
+    from .methods.dverge import cross_distilled_losses, distill_all
+
+    phases = ("distill", "cross_forward", "backward", "update")
+    out = {}
+    for layer in layers:
+        method.layer = layer
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            ensemble.train()
+            with record_function("distill"):
+                distilled = distill_all(ensemble, layer, batch, method.params, method.eps)
+            with record_function("cross_forward"):
+                loss = cross_distilled_losses(ensemble, distilled, batch.ys).sum()
+            with record_function("backward"):
+                optimizer.zero_grad()
+                loss.backward()
+            with record_function("update"):
+                optimizer.step()
+        totals = {e.key: e.cpu_time_total / 1e6 for e in prof.key_averages() if e.key in phases}
+        out[str(layer)] = {p: round(totals.get(p, 0.0), 4) for p in phases}
+    return out
 
 
 # --------------------------------------------------------------------------- eval-transferability

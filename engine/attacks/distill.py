@@ -7,13 +7,25 @@ L1-normalized per sample, accumulated with momentum μ and followed by its sign;
 of ε/10 from the source image. The target features are computed once (they do not depend
 on z) and only the input gradient is computed (parameters frozen), and the forward pass
 stops at layer l.
+
+:func:`distill_members` is what DVERGE's training step runs: every member's distillation
+at once, on inference copies of the members (frozen, eval mode, BatchNorm folded into the
+convolutions, channels-last on CPU), split into independent (member, sample chunk) tasks
+on single-threaded worker threads (:mod:`engine.parallel`). Each sample's distillation
+depends on that sample only (eval-mode BatchNorm, per-sample L1 normalization), so the
+split changes nothing but speed; ``tests/engine/attacks/test_distill.py`` compares it
+with the plain per-member loop. ``python -m engine bench dverge-step`` measures it.
 """
 from __future__ import annotations
+
+import copy
+import math
 
 import torch
 
 from ..ensemble import attack_mode, layer_output
-from ..models import Classifier
+from ..models import Classifier, inference_copy
+from ..parallel import cpu_workers, run_tasks, split
 
 
 def distill(model: Classifier, layer: int, target: torch.Tensor, source: torch.Tensor, *,
@@ -35,3 +47,45 @@ def distill(model: Classifier, layer: int, target: torch.Tensor, source: torch.T
             z = z.detach() - step_size * velocity.sign()
             z = torch.min(torch.max(z, source - eps), source + eps).clamp(0, 1)
     return z.detach()
+
+
+def fast_copy(model: Classifier, device) -> Classifier:
+    """The inference copy a distillation runs on: frozen, eval mode, BatchNorm folded into
+    the convolutions (the same function up to float rounding) and, on CPU, channels-last
+    (oneDNN's native layout: no reorder around every convolution)."""
+    clone = inference_copy(model)
+    if torch.device(device).type == "cpu":
+        clone = clone.to(memory_format=torch.channels_last)
+    return clone
+
+
+def distill_members(models: list[Classifier], layer: int, target: torch.Tensor, source: torch.Tensor, *,
+                    eps: float, steps: int = 10, step_size: float | None = None, momentum: float = 1.0,
+                    workers: int | None = None) -> list[torch.Tensor]:
+    """:func:`distill` for every model (same ``target`` and ``source``): X'_j per member j
+    (DVERGE Algorithm 1, lines 12-13), computed on :func:`fast_copy` copies as
+    (member, sample chunk) tasks on ``workers`` threads (default
+    :func:`engine.parallel.cpu_workers`). The models themselves are left untouched
+    (their train/eval flags and gradients included)."""
+    device = source.device
+    workers = cpu_workers(device) if workers is None else max(1, workers)
+    channels_last = device.type == "cpu" and source.dim() == 4
+    if channels_last:
+        target = target.contiguous(memory_format=torch.channels_last)
+        source = source.contiguous(memory_format=torch.channels_last)
+    # enough chunks per member that the tasks divide evenly among the workers
+    chunks = workers // math.gcd(len(models), workers)
+    tasks = [(j, a, b) for j in range(len(models)) for a, b in split(source.shape[0], chunks)]
+    # one copy per task: concurrent tasks must not share a module (layer_output hooks it)
+    first = [fast_copy(m, device) for m in models]
+    copies = {t: first[t[0]] if t[1] == 0 else copy.deepcopy(first[t[0]]) for t in tasks}
+
+    def task(t):
+        j, a, b = t
+        return distill(copies[t], layer, target[a:b], source[a:b], eps=eps, steps=steps, step_size=step_size,
+                       momentum=momentum)
+
+    parts: list[list[torch.Tensor]] = [[] for _ in models]
+    for (j, _, _), z in zip(tasks, run_tasks(task, tasks, workers)):
+        parts[j].append(z)
+    return [torch.cat(p).contiguous() for p in parts]

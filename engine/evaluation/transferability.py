@@ -8,8 +8,7 @@ extra ``ensemble`` column is the success rate against the whole ensemble.
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Iterator, Literal, Optional
+from typing import Callable, Literal, Optional
 
 import numpy as np
 import torch
@@ -21,6 +20,7 @@ from ..data import ImageData
 from ..ensemble import Ensemble, attack_mode
 from ..figures import transferability as figures
 from ..models import inference_copy
+from ..parallel import cpu_workers, run_tasks as _run_tasks
 from .accuracy import clean_accuracy, member_predictions
 
 BACKENDS = {"native": pgd, "advertorch": advertorch_pgd}
@@ -43,32 +43,6 @@ def correct_samples(ensemble: Ensemble, data: ImageData, n: int, seed: int = 0,
         if found >= n:
             break
     return torch.cat(xs)[:n], torch.cat(ys)[:n]
-
-
-def cpu_workers(device) -> int:
-    """Worker threads for independent attack tasks: one per intra-op thread on CPU (each
-    task then runs single-threaded; small convolutions scale better across tasks than
-    inside one op), one on GPU."""
-    return max(1, torch.get_num_threads()) if torch.device(device).type == "cpu" else 1
-
-
-def _run_tasks(fn: Callable, tasks: list, workers: int) -> Iterator:
-    """``fn`` over ``tasks`` in order; on ``workers`` > 1 threads, each running torch
-    single-threaded. The caller's thread count is restored afterwards."""
-    if workers <= 1:
-        yield from map(fn, tasks)
-        return
-    threads = torch.get_num_threads()
-
-    def single_threaded(task):
-        torch.set_num_threads(1)
-        return fn(task)
-
-    try:
-        with ThreadPoolExecutor(workers) as pool:
-            yield from pool.map(single_threaded, tasks)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def transfer_matrix(ensemble: Ensemble, x: torch.Tensor, y: torch.Tensor, *, eps: float,

@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from ..attacks import distill, pgd
+from ..attacks import pgd
+from ..attacks.distill import distill_members
 from ..ensemble import attack_mode
 from .base import ADAM_PAPER, Batch, Losses, Method, Params, member_list
 from .smd import saliency_alignment
@@ -31,9 +32,11 @@ class DVERGEParams(Params):
 
 
 def distill_all(ensemble, layer: int, batch: Batch, p: DVERGEParams, eps: float) -> list[torch.Tensor]:
-    """X'_j for every member j (Algorithm 1, lines 12-13)."""
-    return [distill(m, layer, batch.x, batch.xs, eps=eps, steps=p.steps, step_size=p.step_size,
-                    momentum=p.momentum) for m in ensemble.members]
+    """X'_j for every member j (Algorithm 1, lines 12-13): Eq. (1) per member, all members
+    at once on frozen BatchNorm-folded copies (:func:`engine.attacks.distill.distill_members`;
+    the same images as :func:`engine.attacks.distill` per member up to float rounding)."""
+    return distill_members(list(ensemble.members), layer, batch.x, batch.xs, eps=eps, steps=p.steps,
+                           step_size=p.step_size, momentum=p.momentum)
 
 
 def cross_distilled_losses(ensemble, distilled: list[torch.Tensor], ys: torch.Tensor) -> torch.Tensor:

@@ -1,8 +1,15 @@
 """DVERGE feature distillation (Eq. 1)."""
+import random
+
 import pytest
 import torch
+import torch.nn.functional as F
 
 from engine.attacks import distill
+from engine.attacks.distill import distill_members
+from engine.data import SPECS
+from engine.ensemble import Ensemble
+from engine.methods import Batch, get_method
 from engine.bench import _reference_distill
 from engine.checkpoint import load_checkpoint
 from engine.ensemble import layer_output
@@ -48,3 +55,63 @@ def test_fast_distillation_equals_the_reference_procedure(arch, shape, layer):
     theirs = _reference_distill(model, layer, target, source, eps=0.1)
     assert torch.allclose(ours, theirs, atol=1e-6)
     assert all(p.grad is None or not p.grad.any() for p in model.parameters())
+
+
+def _members(arch, shape, dtype):
+    """Three random members whose BatchNorm statistics are not the identity."""
+    torch.manual_seed(0)
+    members = [build_classifier(arch, channels=shape[1], num_classes=10, mean=[0.5] * shape[1],
+                                std=[0.3] * shape[1]).to(dtype) for _ in range(3)]
+    for m in members:
+        with torch.no_grad():
+            m.train()(torch.rand(32, *shape[1:], dtype=dtype))  # running statistics
+    return members
+
+
+@pytest.mark.parametrize("arch, shape, layer", [("lenet5", (10, 1, 28, 28), 2), ("resnet8", (10, 3, 32, 32), 5),
+                                                ("resnet8", (10, 1, 28, 28), 8)])
+@pytest.mark.parametrize("workers", [1, 2])
+def test_all_members_distilled_at_once_equal_the_plain_per_member_distillation(arch, shape, layer, workers):
+    # float64: the folded BatchNorm and the sample chunks change rounding only, far below
+    # anything that could flip the sign of a step
+    members = _members(arch, shape, torch.float64)
+    target, source = torch.rand(shape, dtype=torch.float64), torch.rand(shape, dtype=torch.float64)
+    flags = [m.training for m in members]
+    fast = distill_members(members, layer, target, source, eps=0.1, workers=workers)
+    plain = [distill(m, layer, target, source, eps=0.1) for m in members]
+    for a, b in zip(fast, plain):
+        assert a.shape == b.shape and a.dtype == b.dtype
+        assert torch.allclose(a, b, rtol=0, atol=1e-9), (a - b).abs().max()
+    # the members themselves are untouched: still in train mode, no gradients
+    assert [m.training for m in members] == flags
+    assert all(p.grad is None and p.requires_grad for m in members for p in m.parameters())
+
+
+def test_dverge_step_losses_equal_the_straightforward_computation():
+    """The DVERGE loss (Eq. 5) of the fast step vs plain per-member distillation and a
+    separate cross-entropy per (member, other member's images), fixed seeds."""
+    members = _members("resnet8", (12, 3, 32, 32), torch.float64)
+    ensemble = Ensemble(members).train()
+    method = get_method("dverge")(get_method("dverge").Params(layer=4), SPECS["cifar10"])
+    method.begin_epoch(1, ensemble, random.Random(0))
+    g = torch.Generator().manual_seed(1)
+    x, xs = torch.rand(12, 3, 32, 32, generator=g, dtype=torch.float64), torch.rand(12, 3, 32, 32, generator=g,
+                                                                                    dtype=torch.float64)
+    ys = torch.randint(0, 10, (12,), generator=g)
+    losses = method.loss(ensemble, Batch(x, torch.zeros_like(ys), xs, ys))
+    plain = [distill(m, 4, x, xs, eps=method.eps) for m in members]
+    expected = [sum(F.cross_entropy(m(plain[j]), ys) for j in range(3) if j != i) for i, m in enumerate(members)]
+    assert losses.members == pytest.approx([float(e) for e in expected], rel=1e-9)
+    assert float(losses.total) == pytest.approx(float(sum(expected)), rel=1e-9)
+
+
+def test_float32_distillation_agrees_up_to_rounding():
+    members = _members("resnet8", (16, 3, 32, 32), torch.float32)
+    target, source = torch.rand(16, 3, 32, 32), torch.rand(16, 3, 32, 32)
+    fast = distill_members(members, 5, target, source, eps=0.1, workers=2)
+    plain = [distill(m, 5, target, source, eps=0.1) for m in members]
+    for a, b in zip(fast, plain):
+        # a rounding difference can flip the sign of a near-zero momentum entry: that pixel
+        # then differs by two steps; almost every pixel is identical
+        assert (a - b).abs().max() <= 2 * 0.1 / 10 + 1e-6
+        assert ((a - b).abs() > 1e-5).float().mean() < 0.01
