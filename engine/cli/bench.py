@@ -11,7 +11,8 @@ def cmd_bench(args) -> int:
 
     layers = [int(v) for v in args.layers.split(",")] if args.layers else None
     result = bench_dverge_step(arch=args.arch, members=args.members, batch_size=args.batch_size, layers=layers,
-                               repeats=args.repeats, reference=not args.no_reference, device=args.device)
+                               repeats=args.repeats, reference=not args.no_reference, device=args.device,
+                               profile=args.profile)
 
     def render(r):
         for key, value in r.items():
@@ -41,7 +42,8 @@ def add_parsers(sub) -> None:
     ds.add_argument("--members", type=int, default=3)
     ds.add_argument("--batch-size", type=int, default=128)
     ds.add_argument("--layers", default="1,5,10,15,20")
-    ds.add_argument("--repeats", type=int, default=2)
+    ds.add_argument("--repeats", type=int, default=2, help="alternate both ways this many times; report medians")
+    ds.add_argument("--profile", action="store_true", help="also report the engine step's time per phase")
     ds.add_argument("--no-reference", action="store_true", help="skip timing the reference-style step")
     ds.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     ds.add_argument("--json", action="store_true")
