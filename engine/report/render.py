@@ -1,12 +1,15 @@
-"""Writing the report: the self-contained HTML page, ``report.json`` and the CSV tables."""
+"""Writing the report: the self-contained HTML page (a jinja2 template,
+``templates/report.html.j2``, autoescaped), ``report.json`` and the CSV tables."""
 from __future__ import annotations
 
 import csv
-import html
+import functools
 import io
 import json
 from dataclasses import asdict
 from pathlib import Path
+
+import jinja2
 
 from ..atomic import atomic_write_text
 from .build import Report
@@ -29,59 +32,30 @@ def _csv(rows: list[dict]) -> str:
     return buf.getvalue()
 
 
+@functools.cache
+def _template() -> jinja2.Template:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+                             autoescape=True, trim_blocks=True, lstrip_blocks=True,
+                             undefined=jinja2.StrictUndefined)
+    env.filters["cell"] = _cell
+    return env.get_template("report.html.j2")
+
+
 def report_html(report: Report) -> str:
-    """The self-contained HTML page (plotly.js embedded once)."""
+    """The self-contained HTML page (plotly.js embedded once), from ``templates/report.html.j2``."""
     from plotly.offline import get_plotlyjs
 
     m = report.meta
-    esc = html.escape
-    parts = [
-        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Reproduction report</title>",
-        "<style>body{font-family:sans-serif;margin:2em;max-width:1400px}table{border-collapse:collapse;"
-        "margin:1em 0;font-size:13px}td,th{border:1px solid #ccc;padding:4px 6px;vertical-align:top;text-align:left}"
-        "th{background:#f3f3f3}.verdict{font-weight:bold;white-space:nowrap}.small{color:#555;font-size:12px}"
-        "</style>",
-        f"<script type='text/javascript'>{get_plotlyjs()}</script></head><body>",
-        "<h1>Reproduction report</h1>",
-        f"<p>Data set <b>{esc(DATASET_NAMES.get(m['dataset'], m['dataset']))}</b>, report ε = <b>{m['eps']:g}</b>, "
-        f"{m['samples']} test samples per analysis, protocol <b>{esc(m['protocol'])}</b> (transfer attacks: "
-        f"PGD-{m['transfer_attack']['steps']} × {m['transfer_attack']['restarts']} restart(s), step ε/5). "
-        f"Generated {esc(m['created'])}.</p>",
-        "<p>Verdicts: " + ", ".join(f"<span class='verdict' style='background:{VERDICT_COLORS[v]}'>{esc(v)}</span>"
-                                     f" {n}" for v, n in report.verdict_counts().items()) + ".</p>",
-        "<p class='small'>Orderings (qualitative claims) are checked on our ensembles whatever data set the paper "
-        "used; the papers' numbers are compared only when measured on the same data set with a comparable "
-        "protocol. Ensembles: " + esc(", ".join(f"{e['name']} ({e['method']}, {e['members']} members"
-                                                  + (", surrogate" if e["surrogate"] else "") + ")"
-                                                  for e in m["ensembles"])) + ".</p>",
-    ]
-    for s in report.sections:
-        parts.append(f"<h2 id='{s.key}'>{esc(s.title)}</h2>")
-        if s.error:
-            parts.append(f"<p style='color:#a00'>{esc(s.error)}</p>")
-        if s.rows:
-            parts.append("<table><tr>" + "".join(f"<th>{esc(c.replace('_', ' '))}</th>" for c in ROW_COLUMNS)
-                         + "</tr>")
-            for r in s.rows:
-                d = asdict(r)
-                cells = []
-                for c in ROW_COLUMNS:
-                    style = f" class='verdict' style='background:{VERDICT_COLORS[r.verdict]}'" if c == "verdict" else ""
-                    cells.append(f"<td{style}>{esc(str(d[c]))}</td>")
-                parts.append("<tr>" + "".join(cells) + "</tr>")
-            parts.append("</table>")
-        if s.measured:
-            columns = list(dict.fromkeys(k for r in s.measured for k in r))
-            parts.append("<p class='small'>Our measurements:</p><table><tr>"
-                         + "".join(f"<th>{esc(c)}</th>" for c in columns) + "</tr>")
-            for r in s.measured:
-                parts.append("<tr>" + "".join(f"<td>{esc(_cell(r.get(c)))}</td>" for c in columns) + "</tr>")
-            parts.append("</table>")
-        for caption, fig in s.figures:
-            parts.append(f"<h3>{esc(caption)}</h3>")
-            parts.append(fig.to_html(full_html=False, include_plotlyjs=False))
-    parts.append("</body></html>")
-    return "\n".join(parts)
+    sections = [{"key": s.key, "title": s.title, "error": s.error, "rows": [asdict(r) for r in s.rows],
+                 "measured": s.measured, "measured_columns": list(dict.fromkeys(k for r in s.measured for k in r)),
+                 "figures": [(caption, fig.to_html(full_html=False, include_plotlyjs=False))
+                             for caption, fig in s.figures]}
+                for s in report.sections]
+    ensembles = ", ".join(f"{e['name']} ({e['method']}, {e['members']} members"
+                          + (", surrogate" if e["surrogate"] else "") + ")" for e in m["ensembles"])
+    return _template().render(plotlyjs=get_plotlyjs(), meta=m, dataset=DATASET_NAMES.get(m["dataset"], m["dataset"]),
+                              eps=f"{m['eps']:g}", verdicts=report.verdict_counts(), colors=VERDICT_COLORS,
+                              ensembles=ensembles, sections=sections, columns=ROW_COLUMNS)
 
 
 def _cell(v) -> str:
