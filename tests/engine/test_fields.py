@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 from engine import fields
 from engine.cli import build_parser
 from engine.config import TrainConfig, make_config, train_fields
+from engine.methods import METHODS
 
 STREAMLIT_WIDGETS = {"selectbox", "multiselect", "checkbox", "number_input", "text_input"}
 
@@ -143,3 +144,22 @@ def test_a_bad_param_pair_is_one_clear_cli_error(capsys, monkeypatch, tmp_path):
     assert main(["jobs", "submit", "--method", "dverge", "--param", "steps"]) == 2
     assert capsys.readouterr().err.strip() == "error: --param expects KEY=VALUE, got 'steps'"
     assert not (tmp_path / "jobs").exists() or not any((tmp_path / "jobs").glob("*/job.json"))
+
+
+def _shown_value(w: dict):
+    """What a streamlit widget described by ``w`` returns before the user touches it."""
+    if w["widget"] == "selectbox":
+        return w["options"][w["index"]]
+    return w["default"] if w["widget"] == "multiselect" else w["value"]
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_every_method_hyperparameter_widget_reads_back_its_default(method):
+    """The Train page's hyperparameter expander: an untouched widget gives the paper default,
+    so a one-click run trains with exactly the method's defaults."""
+    from engine.methods import get_method
+
+    for s in fields.specs(get_method(method).Params):
+        w = fields.widget(s, s.default)
+        assert w["widget"] in STREAMLIT_WIDGETS
+        assert fields.from_widget(s, _shown_value(w)) == s.default, s.name
