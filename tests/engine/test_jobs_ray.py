@@ -1,0 +1,134 @@
+"""The Ray executor on a real local Ray instance (2 CPUs, 127.0.0.1, no dashboard): a job
+trains exactly like a local one for the same seed, cancel and resume work, and a 2 x 2
+sweep runs, aggregates over seeds and skips its finished trials when rerun."""
+import os
+import statistics
+import time
+
+import pytest
+import torch
+
+ray = pytest.importorskip("ray", reason="Ray is an optional extra (pip install -r requirements-ray.txt); "
+                                        "without it the Ray executor cannot be tested")
+
+from engine import jobs, sweep  # noqa: E402
+from engine.checkpoint import load_checkpoint  # noqa: E402
+from engine.jobs_ray import NAMESPACE, RayExecutor  # noqa: E402
+from tests.conftest import REPO  # noqa: E402
+
+TINY = dict(members=2, train_subset=1000, batch_size=100, lr=0.05, eval_samples=100, history_samples=0, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def ray_instance():
+    """One local instance for the module: bound to 127.0.0.1, workers import this checkout."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if ray.is_initialized():
+        ray.shutdown()
+    ray.init(num_cpus=2, include_dashboard=False, namespace=NAMESPACE, log_to_driver=False,
+             _node_ip_address="127.0.0.1", runtime_env={"env_vars": {"PYTHONPATH": str(REPO)}})
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture
+def stores(tmp_path, monkeypatch, ray_instance):
+    monkeypatch.setenv("ROBUST_ENSEMBLES_HOME", str(tmp_path))
+    monkeypatch.delenv(jobs.MAX_JOBS_ENV, raising=False)
+    return jobs.JobStore(tmp_path / "ray-jobs", tmp_path / "ray-ensembles"), \
+        jobs.JobStore(tmp_path / "local-jobs", tmp_path / "local-ensembles")
+
+
+def tiny(epochs=1, **kw):
+    return jobs.build_config("baseline", None, epochs=epochs, **{**TINY, **kw})
+
+
+def wait_for(executor, job_id, predicate, timeout=600.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        executor.refresh()
+        job = executor.get(job_id)
+        if predicate(job):
+            return job
+        time.sleep(0.2)
+    log = executor.store.log_path(job_id)
+    raise AssertionError(f"timed out; job is {executor.get(job_id)}; log:\n"
+                         f"{log.read_text(errors='replace')[-2000:] if log.exists() else '(none)'}")
+
+
+def test_cancel_kills_the_actor_and_resume_continues_from_the_last_saved_epoch(stores):
+    ray_store, _ = stores
+    executor = RayExecutor(ray_store)
+    job = executor.submit(tiny(epochs=4, train_subset=3000), name="cancelled")
+    job = wait_for(executor, job.id, lambda j: jobs.saved_epochs(j)["train"] >= 1)
+    cancelled = executor.cancel(job.id)
+    assert cancelled.state == "cancelled" and executor._actor(cancelled) is None
+    saved = jobs.saved_epochs(cancelled)["train"]
+    before = jobs.history(cancelled)
+    _, meta = load_checkpoint(cancelled.out)  # consistent: hashes verified
+    assert 1 <= saved == meta["epoch"] < 4
+
+    job = executor.resume(job.id)
+    assert job.state == "running" and job.attempts == 2
+    job = wait_for(executor, job.id, lambda j: j.state != "running")
+    assert job.state == "done", job.error
+    assert job.resumed_from_epoch == saved
+    after = jobs.history(job)
+    assert [h["epoch"] for h in after] == [1, 2, 3, 4]
+    assert after[:saved] == before[:saved]  # kept, not retrained
+
+
+def test_a_two_by_two_sweep_on_ray_trains_like_local_jobs_aggregates_over_seeds_and_reruns_nothing(
+        stores, tmp_path, monkeypatch):
+    ray_store, local_store = stores
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # what Ray gives a 1-CPU actor: same float reduction order
+    executor = RayExecutor(ray_store)
+    assert executor.slots() == ["ray:cpu#0", "ray:cpu#1"]  # CPU jobs by cores: 2 cores, 1 each
+    spec = sweep.SweepSpec(methods=["baseline"], seeds=[0, 1], grid={"lr": [0.05, 0.1]}, preset=None,
+                           fixed={**TINY, "epochs": 1}, name="grid")
+    record = sweep.start(spec, executor, root=tmp_path / "sweeps")
+    assert record["last_run"]["submitted"] == 4 and len(record["trials"]) == 4
+    running = [j for j in ray_store.list() if j.state == "running"]
+    assert sorted(j.slot for j in running) == ["ray:cpu#0", "ray:cpu#1"]  # two at once, two queued
+    local = jobs.LocalProcessExecutor(local_store, max_jobs=1)
+    reference = local.submit(tiny(), name="on local")  # = the (lr 0.05, seed 0) trial; trains meanwhile
+
+    states = sweep.wait(record, executor, poll=0.3, timeout=900)
+    assert states == {"done": 4}
+    reference = wait_for(local, reference.id, lambda j: j.state != "running")
+    assert reference.state == "done", reference.error
+
+    [entry] = [e for e in record["trials"].values() if e["seed"] == 0 and e["params"] == {"lr": 0.05}]
+    job = ray_store.get(entry["job"])
+    assert job.executor == "ray" and job.config == reference.config
+    ours, _ = load_checkpoint(job.out)
+    theirs, _ = load_checkpoint(reference.out)
+    for (name, a), b in zip(ours.state_dict().items(), theirs.state_dict().values()):
+        assert torch.equal(a, b), name  # same seed, same result
+    assert jobs.history(job)[0]["ensemble_clean_accuracy"] == jobs.history(reference)[0]["ensemble_clean_accuracy"]
+
+    # what `jobs list` and the Train page read: progress, loss curve, history, log
+    progress = ray_store.progress(job.id)
+    row = jobs.summary(job, progress)
+    assert (row["state"], row["progress"], row["epochs_saved"]) == ("done", 1.0, 1)
+    assert progress["losses"][-1]["x"] == 1.0 and len(progress["losses"][-1]["members"]) == 2
+    assert "Traceback" not in ray_store.log_path(job.id).read_text()
+    assert executor._actor(job) is None  # the actor exited with its job
+
+    rows = sweep.evaluate(record, executor, analysis="transferability",
+                          config={"samples": 20, "steps": 2, "examples": 0}, device="cpu")
+    table = {row["params"]["lr"]: row for row in sweep.aggregate(rows)}
+    assert sorted(table) == [0.05, 0.1]
+    for lr, row in table.items():
+        assert row["seeds"] == [0, 1]
+        runs = sorted((r for r in rows if r["params"]["lr"] == lr), key=lambda r: r["seed"])
+        accs = [jobs.history(ray_store.get(r["job"]))[-1]["ensemble_clean_accuracy"] for r in runs]
+        acc = row["metrics"]["accuracy"]
+        assert acc["values"] == accs and acc["n"] == 2
+        assert acc["mean"] == pytest.approx(sum(accs) / 2) and acc["std"] == pytest.approx(statistics.stdev(accs))
+        assert "transferability.off_diagonal_mean" in row["metrics"]
+    assert "± " in sweep.format_table(sweep.aggregate(rows))
+
+    again = sweep.start(spec, executor, root=tmp_path / "sweeps")
+    assert again["last_run"]["skipped"] == 4 and again["last_run"]["submitted"] == 0
+    assert len(ray_store.list()) == 4  # nothing new was queued
