@@ -160,7 +160,10 @@ def expand(spec: SweepSpec) -> list[Trial]:
                     config = build_config(method, spec.preset, seed=seed, method_params=hyper, **fields)
                 except JobError as exc:
                     raise SweepError(f"{method} with {point or 'the defaults'}: {exc}") from None
-                key = json.dumps({"method": method, "seed": seed, "params": point}, sort_keys=True, default=str)
+                # the config's digest too: the same name with other fixed settings is other trials
+                digest = hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:12]
+                key = json.dumps({"method": method, "seed": seed, "params": point, "config": digest},
+                                 sort_keys=True, default=str)
                 trials.append(Trial(key=key, method=method, seed=seed, params=point, config=config.model_dump()))
     return trials
 

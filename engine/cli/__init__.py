@@ -5,7 +5,7 @@ scripts depend on: add to them, never rename. ``--json`` prints one JSON object 
 last line of standard output; progress goes to standard error.
 
 One module per command group (``train``, ``analyses`` for eval/export, ``checkpoints`` for
-import-checkpoint/package/info, ``bench``, ``jobs``, ``report``), each with its ``cmd_*``
+import-checkpoint/package/info, ``bench``, ``jobs``, ``sweep``, ``report``), each with its ``cmd_*``
 functions and an ``add_parsers(sub)``; this module assembles the parser and turns the
 engine's user-facing errors into one ``error: ...`` line and exit code 2.
 """
@@ -14,24 +14,25 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import analyses, bench, checkpoints, jobs, report, train
+from . import analyses, bench, checkpoints, jobs, report, sweep, train
 from .analyses import cmd_eval, cmd_export
 from .bench import cmd_bench, cmd_bench_transferability
 from .checkpoints import cmd_import, cmd_info, cmd_package
 from .common import CLIError, add_config_arguments
 from .jobs import cmd_jobs, cmd_worker
 from .report import cmd_report
+from .sweep import cmd_sweep
 from .train import cmd_train
 
 __all__ = ["CLIError", "add_config_arguments", "build_parser", "main", "cmd_train", "cmd_eval", "cmd_export",
            "cmd_import", "cmd_package", "cmd_info", "cmd_bench", "cmd_bench_transferability", "cmd_jobs",
-           "cmd_worker", "cmd_report"]
+           "cmd_worker", "cmd_report", "cmd_sweep"]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m engine", description="Robust-ensembles lab engine")
     sub = parser.add_subparsers(dest="command", required=True)
-    for group in (train, analyses, checkpoints, bench, jobs, report):
+    for group in (train, analyses, checkpoints, bench, jobs, sweep, report):
         group.add_parsers(sub)
     jobs.add_worker_parser(sub)
     return parser

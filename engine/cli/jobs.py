@@ -13,13 +13,32 @@ def _job_row_text(r: dict) -> str:
     return line + (f"\n    {r['error']}" if r["error"] else "")
 
 
+def add_executor_arguments(parser) -> None:
+    parser.add_argument("--executor", help="where jobs run: local (processes here) or ray "
+                        "(default: ROBUST_ENSEMBLES_EXECUTOR, else local)")
+    parser.add_argument("--ray-address", help="with the ray executor: join this cluster (default: RAY_ADDRESS, "
+                        "else a local instance started on demand on 127.0.0.1)")
+
+
+def executor_from_args(args, **options):
+    """The executor a command asked for (``--executor``/``--ray-address``, else the environment)."""
+    from .. import jobs
+
+    if getattr(args, "ray_address", None):
+        options["address"] = args.ray_address
+    name = getattr(args, "executor", None)
+    if options.get("address") and (name or __import__("os").environ.get(jobs.EXECUTOR_ENV) or "local") != "ray":
+        raise CLIError("--ray-address needs the ray executor (--executor ray or ROBUST_ENSEMBLES_EXECUTOR=ray)")
+    return jobs.get_executor(name, jobs.JobStore(args.store) if args.store else None, **options)
+
+
 def cmd_jobs(args) -> int:
     """Background training jobs (engine/jobs/): list, submit, show, cancel, resume."""
     from .. import jobs
     from ..config import train_fields
 
     try:
-        executor = jobs.get_executor(store=jobs.JobStore(args.store) if args.store else None)
+        executor = executor_from_args(args)
         if args.jobs_command == "list":
             rows = [jobs.summary(j, executor.store.progress(j.id)) for j in executor.refresh()]
             _emit({"jobs": rows}, args.json,
@@ -76,6 +95,7 @@ def add_parsers(sub) -> None:
             p.add_argument("job_id")
     for p in jsub.choices.values():
         p.add_argument("--store", help=store_help)
+        add_executor_arguments(p)
         p.add_argument("--json", action="store_true")
     jb.set_defaults(func=cmd_jobs)
 

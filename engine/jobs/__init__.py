@@ -29,14 +29,14 @@ jobs while slots are free: one per GPU, one on CPU by default (``ROBUST_ENSEMBLE
 or ``max_jobs`` overrides). A worker that ends hands its slot to the next queued job, so
 the queue drains with no page open.
 
-Adding a Ray backend later: write ``class RayExecutor(Executor)`` implementing the four
-backend hooks -- ``slots()`` (e.g. one per GPU in the cluster), ``_launch(job, slot)``
-(``ray.remote(run_job).options(num_gpus=1).remote(job.id, str(store.root))`` with the store
-on a shared file system; return the handle fields to record), ``_alive(job)`` (task state)
-and ``_stop(job)`` (``ray.cancel``) -- and register it with ``@EXECUTORS.register("ray")``
-(:mod:`engine.jobs.executors`). Pages only call :func:`get_executor`
-(``ROBUST_ENSEMBLES_EXECUTOR`` picks the backend) and the ``Executor`` methods
-``submit / cancel / resume / refresh / jobs / get``, so they do not change. :func:`run_job`, the worker body, is backend-agnostic.
+Backends: :class:`LocalProcessExecutor` (processes on this machine, the default) and
+:class:`~engine.jobs.ray_executor.RayExecutor` (``ROBUST_ENSEMBLES_EXECUTOR=ray``: detached
+Ray actors on a cluster, the store on a shared file system; Ray is an optional extra,
+imported only when that executor connects). A backend implements four hooks --
+``slots()``, ``_launch(job, slot)``, ``_alive(job)``, ``_stop(job)`` -- and registers itself
+with ``@EXECUTORS.register(name)`` (:mod:`engine.jobs.executors`). Pages only call
+:func:`get_executor` and the ``Executor`` methods ``submit / cancel / resume / refresh /
+jobs / get``, so they do not change. :func:`run_job`, the worker body, is backend-agnostic.
 
 The package: :mod:`~engine.jobs.store` (records on disk), :mod:`~engine.jobs.configs`
 (validated configs, form defaults), :mod:`~engine.jobs.display` (history, progress, status

@@ -24,7 +24,8 @@ MAX_JOBS_ENV = "ROBUST_ENSEMBLES_MAX_JOBS"
 EXECUTOR_ENV = "ROBUST_ENSEMBLES_EXECUTOR"
 
 #: executor name -> Executor subclass (``@EXECUTORS.register("name")`` next to the class).
-EXECUTORS: Registry[type] = Registry("executor")
+#: The Ray backend's module imports Ray only when it connects, so loading it is cheap.
+EXECUTORS: Registry[type] = Registry("executor", modules=("engine.jobs.ray_executor",))
 
 
 class Executor(ABC):
@@ -118,8 +119,9 @@ class Executor(ABC):
         saved = saved_epochs(job)
         where = (f"epoch {saved['train']}" if saved["train"] or not saved["pretrain"]
                  else f"pre-training epoch {saved['pretrain']}")
+        worker = f"pid {job.pid}" if job.pid else f"{job.executor} slot {job.slot}"
         self.store.update(job.id, state="failed", finished=time.time(),
-                          error=f"interrupted: the worker (pid {job.pid}) stopped without finishing; "
+                          error=f"interrupted: the worker ({worker}) stopped without finishing; "
                                 f"the checkpoint holds {where}. Resume to continue from there.")
 
     def jobs(self) -> list[Job]:

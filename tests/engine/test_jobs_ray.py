@@ -1,6 +1,7 @@
 """The Ray executor on a real local Ray instance (2 CPUs, 127.0.0.1, no dashboard): a job
 trains exactly like a local one for the same seed, cancel and resume work, and a 2 x 2
 sweep runs, aggregates over seeds and skips its finished trials when rerun."""
+import json
 import os
 import statistics
 import time
@@ -11,9 +12,9 @@ import torch
 ray = pytest.importorskip("ray", reason="Ray is an optional extra (pip install -r requirements-ray.txt); "
                                         "without it the Ray executor cannot be tested")
 
-from engine import jobs, sweep  # noqa: E402
+from engine import cli, jobs, sweep  # noqa: E402
 from engine.checkpoint import load_checkpoint  # noqa: E402
-from engine.jobs_ray import NAMESPACE, RayExecutor  # noqa: E402
+from engine.jobs.ray_executor import NAMESPACE, RayExecutor  # noqa: E402
 from tests.conftest import REPO  # noqa: E402
 
 TINY = dict(members=2, train_subset=1000, batch_size=100, lr=0.05, eval_samples=100, history_samples=0, device="cpu")
@@ -79,7 +80,7 @@ def test_cancel_kills_the_actor_and_resume_continues_from_the_last_saved_epoch(s
 
 
 def test_a_two_by_two_sweep_on_ray_trains_like_local_jobs_aggregates_over_seeds_and_reruns_nothing(
-        stores, tmp_path, monkeypatch):
+        stores, tmp_path, monkeypatch, capsys):
     ray_store, local_store = stores
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # what Ray gives a 1-CPU actor: same float reduction order
     executor = RayExecutor(ray_store)
@@ -129,6 +130,14 @@ def test_a_two_by_two_sweep_on_ray_trains_like_local_jobs_aggregates_over_seeds_
         assert "transferability.off_diagonal_mean" in row["metrics"]
     assert "± " in sweep.format_table(sweep.aggregate(rows))
 
-    again = sweep.start(spec, executor, root=tmp_path / "sweeps")
-    assert again["last_run"]["skipped"] == 4 and again["last_run"]["submitted"] == 0
+    # the same sweep from the command line: every trial is finished, nothing is queued again
+    assert cli.main(["sweep", "--method", "baseline", "--seeds", "0-1", "--param", "lr=0.05,0.1", "--preset", "none",
+                     "--name", "grid", "--members", "2", "--epochs", "1", "--train-subset", "1000",
+                     "--batch-size", "100", "--eval-samples", "100", "--history-samples", "0", "--device", "cpu",
+                     "--executor", "ray", "--store", str(ray_store.root), "--sweeps-dir", str(tmp_path / "sweeps"),
+                     "--json", "--quiet"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["last_run"]["skipped"] == 4 and out["last_run"]["submitted"] == 0
+    assert out["states"] == {"done": 4} and len(out["table"]) == 2
+    assert out["table"] == json.loads(json.dumps(sweep.aggregate(sweep.evaluate(record, executor))))
     assert len(ray_store.list()) == 4  # nothing new was queued

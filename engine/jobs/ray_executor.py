@@ -16,7 +16,7 @@ Where it runs
 
 Where results go: a shared file system (decided, not the object store)
     Each job runs in a *detached named actor* that calls the same worker body as local
-    jobs, :func:`engine.jobs.run_job`, on the same :class:`~engine.jobs.JobStore`. So the
+    jobs, :func:`engine.jobs.worker.run_job`, on the same :class:`~engine.jobs.JobStore`. So the
     job store and the ensembles directory must be at the same absolute path on every node
     (NFS or similar; ``ROBUST_ENSEMBLES_HOME`` pointing there), and so must this checkout
     (its directory is put on the workers' ``PYTHONPATH``). Why: checkpoints are written
@@ -51,8 +51,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .checkpoint import atomic_write_json
-from .jobs import (EXECUTOR_ENV, EXECUTORS, HEARTBEAT_TIMEOUT, REPO, Executor, Job, JobError, JobStore, run_job)
+from ..checkpoint import atomic_write_json
+from .executors import EXECUTOR_ENV, EXECUTORS, REPO, Executor
+from .store import HEARTBEAT_TIMEOUT, Job, JobError, JobStore
 
 ADDRESS_ENV = "RAY_ADDRESS"
 GPUS_ENV = "ROBUST_ENSEMBLES_RAY_GPUS_PER_JOB"
@@ -119,6 +120,7 @@ def start_local_head(store_root: Path, num_cpus: int | None = None, timeout: flo
     return address
 
 
+@EXECUTORS.register("ray")
 class RayExecutor(Executor):
     """Jobs as detached Ray actors (see the module docstring). ``address``: a cluster to
     join (default ``RAY_ADDRESS``; none: the process's own Ray, else an on-demand local
@@ -260,6 +262,8 @@ def _run_in_actor(job_id: str, root: str, ensembles: str, env: dict[str, Any]) -
     then :func:`engine.jobs.run_job`; the actor exits with it (its process is its own)."""
     import ray
 
+    from .worker import run_job
+
     os.environ.update(env)
     os.environ[EXECUTOR_ENV] = "ray"
     store = JobStore(root, ensembles)
@@ -276,5 +280,3 @@ def _run_in_actor(job_id: str, root: str, ensembles: str, env: dict[str, Any]) -
         ray.actor.exit_actor()
     return state
 
-
-EXECUTORS["ray"] = RayExecutor  # so run_job's hand-over (get_executor("ray")) finds it in the actor
