@@ -24,6 +24,7 @@ TINY = dict(members=2, train_subset=1000, batch_size=100, lr=0.05, eval_samples=
 def ray_instance():
     """One local instance for the module: bound to 127.0.0.1, workers import this checkout."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.setdefault("RAY_raylet_start_wait_time_s", "120")  # a busy 2-core machine starts slowly
     if ray.is_initialized():
         ray.shutdown()
     ray.init(num_cpus=2, include_dashboard=False, namespace=NAMESPACE, log_to_driver=False,
