@@ -103,8 +103,7 @@ def start_local_head(store_root: Path, num_cpus: int | None = None, timeout: flo
         raise JobError("the 'ray' command was not found next to this Python; pip install -r requirements-ray.txt")
     port = _free_port()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p),
-               RAY_USAGE_STATS_ENABLED="0", RAY_raylet_start_wait_time_s=os.environ.get(
-                   "RAY_raylet_start_wait_time_s", "120"))
+               RAY_USAGE_STATS_ENABLED="0")
     command = [ray_cli, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}",
                "--include-dashboard=false", "--disable-usage-stats"]
     if num_cpus is not None:

@@ -24,11 +24,17 @@ TINY = dict(members=2, train_subset=1000, batch_size=100, lr=0.05, eval_samples=
 def ray_instance():
     """One local instance for the module: bound to 127.0.0.1, workers import this checkout."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    os.environ.setdefault("RAY_raylet_start_wait_time_s", "120")  # a busy 2-core machine starts slowly
     if ray.is_initialized():
         ray.shutdown()
-    ray.init(num_cpus=2, include_dashboard=False, namespace=NAMESPACE, log_to_driver=False,
-             _node_ip_address="127.0.0.1", runtime_env={"env_vars": {"PYTHONPATH": str(REPO)}})
+    for attempt in (1, 2):  # Ray waits 30 s for its raylet: a very busy machine can miss that once
+        try:
+            ray.init(num_cpus=2, include_dashboard=False, namespace=NAMESPACE, log_to_driver=False,
+                     _node_ip_address="127.0.0.1", runtime_env={"env_vars": {"PYTHONPATH": str(REPO)}})
+            break
+        except Exception as exc:  # noqa: BLE001 - ray raises a bare Exception for this
+            ray.shutdown()
+            if attempt == 2 or "timed out during startup" not in str(exc):
+                raise
     yield ray
     ray.shutdown()
 
