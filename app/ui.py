@@ -12,10 +12,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from engine import analysis as registry
+from engine import analyses
 from engine import export, fields
 from engine.data import get_spec
-from engine.zoo import list_ensembles, user_data_dir
+from engine.paths import ensembles_dir
+from engine.zoo import list_ensembles
 
 # (module in pages/, title, icon); the first is the default page.
 PAGES = [
@@ -24,7 +25,7 @@ PAGES = [
     ("transferability", "Transferability", ":material/grid_on:"),
     ("robustness", "Robustness", ":material/shield:"),
     ("diversity", "Diversity", ":material/scatter_plot:"),
-    ("distilled", "Distilled images", ":material/filter_vintage:"),
+    ("distill", "Distilled images", ":material/filter_vintage:"),
     ("saliency", "Saliency", ":material/visibility:"),
     ("decision_regions", "Decision regions", ":material/map:"),
     ("detection", "Detection", ":material/radar:"),
@@ -102,14 +103,19 @@ def shared_eps() -> float:
     return float(st.session_state.get("shared_eps", 0.1))
 
 
+def no_selection_message() -> str:
+    """What an analysis page says when no ensemble is selected: where to get one."""
+    return ("No ensemble selected. Pick 1-4 ensembles in the sidebar. If the list is empty, "
+            "train one on the **Train** page (one click: a 3-member DVERGE ensemble), import one on "
+            "the **Model zoo** page, or from a terminal:\n\n"
+            f"`python -m engine train --preset quick --method dverge --out {ensembles_dir() / 'dverge'}`")
+
+
 def require_selection() -> list[str]:
     """The selected ensembles, or an empty state explaining what to do (and stop)."""
     chosen = selected()
     if not chosen:
-        st.info("No ensemble selected. Pick 1-4 ensembles in the sidebar. If the list is empty, "
-                "train one on the **Train** page (one click: a 3-member DVERGE ensemble), import one on "
-                "the **Model zoo** page, or from a terminal:\n\n"
-                f"`python -m engine train --preset quick --method dverge --out {user_data_dir() / 'ensembles' / 'dverge'}`")
+        st.info(no_selection_message())
         st.stop()
     return chosen
 
@@ -143,20 +149,22 @@ def settings(analysis, fixed: dict | None = None, defaults: dict | None = None, 
 # --------------------------------------------------------------------------- results
 
 def cached_results(name: str, paths: list[str], config: dict) -> tuple[list[tuple[str, dict]], list[str]]:
-    """(results already cached, paths still to compute) — no computation."""
+    """(results already cached, in the order of ``paths``; paths still to compute) — no
+    computation. Each result carries its ``checkpoint`` path: pages match results by it
+    (two ensembles may share a display label), as ``python -m engine eval`` does."""
     results, missing = [], []
     for path in paths:
-        result = registry.cached(name, path, config)
+        result = analyses.cached(name, path, config)
         if result is None:
             missing.append(path)
         else:
-            results.append((label(path), result))
+            results.append((label(path), dict(result, checkpoint=path)))
     return results, missing
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def label(path: str) -> str:
-    return registry.label(path)
+    return analyses.label(path)
 
 
 def compute(name: str, paths: list[str], config: dict) -> None:
@@ -167,7 +175,7 @@ def compute(name: str, paths: list[str], config: dict) -> None:
             frac = (n + (done / total if total else 0)) / len(paths)
             bar.progress(min(frac, 1.0), text=f"{label(path)}: {what} {done}/{total}")
 
-        registry.run(name, path, config, progress=report)
+        analyses.run(name, path, config, progress=report)
     bar.empty()
 
 
@@ -176,10 +184,10 @@ def show(name: str, config: dict, *, view: dict | None = None, key: str | None =
     """The standard body of an analysis page: results of the selected ensembles (computed
     on request), the figure, export buttons. Returns (results, plotly event state)."""
     paths = require_selection()
-    analysis = registry.get(name)
+    analysis = analyses.get(name)
     try:
         results, missing = cached_results(name, paths, config)
-    except registry.AnalysisError as exc:
+    except analyses.AnalysisError as exc:
         st.error(str(exc))
         return [], None
     if missing:
@@ -188,15 +196,13 @@ def show(name: str, config: dict, *, view: dict | None = None, key: str | None =
                              help=f"Runs on: {names}. Results are cached on disk."):
             try:
                 compute(name, missing, config)
-            except (registry.AnalysisError, ValueError, RuntimeError) as exc:
+            except (analyses.AnalysisError, ValueError, RuntimeError) as exc:
                 st.error(str(exc))
                 return [], None
             st.rerun()
         st.caption(f"Not computed yet for: {names}")
     if not results:
         return [], None
-    order = {p: i for i, p in enumerate(paths)}
-    results.sort(key=lambda r: order.get(next((p for p in paths if label(p) == r[0]), ""), 0))
     fig = analysis.figure(results, **(view or {}))
     event = st.plotly_chart(fig, key=key, on_select=on_select or "ignore",
                             selection_mode="points") if on_select else st.plotly_chart(fig, key=key)

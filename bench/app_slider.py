@@ -41,7 +41,7 @@ def main() -> int:
     os.environ["ROBUST_ENSEMBLES_HOME"] = str(work / "home")
 
     from app import ui
-    from engine import analysis as registry
+    from engine import analyses
     from engine.checkpoint import read_meta
     from streamlit.testing.v1 import AppTest
 
@@ -51,7 +51,7 @@ def main() -> int:
     start = time.perf_counter()
     for eps in grid:
         for p in paths:
-            registry.run("transferability", p, dict(config, eps=eps))
+            analyses.run("transferability", p, dict(config, eps=eps))
     precompute = time.perf_counter() - start
 
     at = AppTest.from_file(str(ROOT / "app" / "main.py"), default_timeout=120)

@@ -21,11 +21,12 @@ import time
 import torch
 import torch.nn.functional as F
 
+from .attacks.pgd import default_step_size
 from .data import SPECS
+from .device import select_device
 from .ensemble import Ensemble
 from .methods import Batch, get_method
 from .models import build_classifier
-from .train import select_device
 
 _SHAPES = {"lenet5": "fashion_mnist"}
 
@@ -269,20 +270,20 @@ def bench_eval_transferability(arch: str = "lenet5", members: int = 3, samples: 
                     "threads": torch.get_num_threads(), "repeats": repeats}
 
     def ours() -> dict:
-        return transfer_matrix(ensemble, x, y, eps=eps, steps=steps, restarts=restarts, step_size=eps / 5,
+        return transfer_matrix(ensemble, x, y, eps=eps, steps=steps, restarts=restarts, step_size=default_step_size(eps),
                                backend="native", device=dev, seed=seed, workers=workers)
 
     def theirs() -> dict:
         for p in ensemble.parameters():  # the reference way: parameters left requiring grad
             p.requires_grad_(True)
         return _reference_transfer_matrix(ensemble, x.to(dev), y.to(dev), eps=eps, steps=steps,
-                                          restarts=restarts, step_size=eps / 5)
+                                          restarts=restarts, step_size=default_step_size(eps))
 
     # warm-up of both ways (first-call allocations), not timed
     transfer_matrix(ensemble, x[:8], y[:8], eps=eps, steps=1, restarts=1, backend="native", device=dev)
     if reference:
         _reference_transfer_matrix(ensemble, x[:8].to(dev), y[:8].to(dev), eps=eps, steps=1, restarts=1,
-                                   step_size=eps / 5)
+                                   step_size=default_step_size(eps))
     times: dict[str, list[float]] = {"ours": [], "reference": []}
     for _ in range(max(1, repeats)):
         start = time.perf_counter()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import threading
 from pathlib import Path
 from typing import Any, Callable
@@ -21,6 +20,8 @@ from typing import Any, Callable
 import diskcache
 import numpy as np
 import torch
+
+from .paths import cache_dir as default_cache_dir
 
 _ARRAY = "__array__"
 
@@ -104,14 +105,6 @@ def decode(blob: bytes) -> Any:
 
 def cache_key(**parts) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def default_cache_dir() -> Path:
-    if os.environ.get("ROBUST_ENSEMBLES_CACHE"):
-        return Path(os.environ["ROBUST_ENSEMBLES_CACHE"])
-    from .zoo import user_data_dir
-
-    return user_data_dir() / "cache"
 
 
 class ResultCache:

@@ -26,7 +26,7 @@ import platform
 import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from safetensors import SafetensorError
@@ -38,6 +38,7 @@ from .checkpoint_meta import (FORMAT, MEMBER_FILE, TRAIN_STATE_FILE, MetaError, 
 from .ensemble import Ensemble
 from .hashing import sha256_file
 from .models import build_classifier
+from .registry import Registry, UnknownName
 
 META = "meta.json"
 MAX_META_READ = 32 * 2**20
@@ -333,6 +334,17 @@ def load_weights_only(path: str | os.PathLike) -> Any:
 
 # --------------------------------------------------------------------------- import
 
+class UnknownFormat(UnknownName, CheckpointError):
+    """A checkpoint format no importer reads (a :class:`CheckpointError` too)."""
+
+
+#: Importers of foreign checkpoint formats: ``(raw, path, spec, arch) -> (ensemble, extra)``,
+#: ``raw`` the weights-only loaded file; each registers itself with ``@register_importer``.
+IMPORTERS: Registry[Callable[..., tuple[Ensemble, dict]]] = Registry("checkpoint format", error=UnknownFormat)
+register_importer = IMPORTERS.register
+
+
+@register_importer("dverge")
 def _import_dverge(raw: Any, path: Path, spec, arch: str) -> tuple[Ensemble, dict]:
     """The DVERGE reference code's format: {"model0": state_dict, "model1": ...}, each
     state_dict of a wrapper with ``normalizer.mean/std`` and ``model.*``."""
@@ -364,9 +376,6 @@ def _import_dverge(raw: Any, path: Path, spec, arch: str) -> tuple[Ensemble, dic
     return Ensemble(members), {"mean": mean, "std": std}
 
 
-IMPORTERS = {"dverge": _import_dverge}
-
-
 def import_checkpoint(path: str | os.PathLike, *, fmt: str, dataset: str, arch: str,
                       out: str | os.PathLike, method: str = "baseline", force: bool = False) -> Path:
     """Convert a foreign checkpoint into this project's format in ``out`` (new, empty or
@@ -374,8 +383,7 @@ def import_checkpoint(path: str | os.PathLike, *, fmt: str, dataset: str, arch: 
     from .checkpoint_meta import known_arch
     from .data import get_spec
 
-    if fmt not in IMPORTERS:
-        raise CheckpointError(f"Unknown format '{fmt}'. Known: {', '.join(IMPORTERS)}")
+    importer = IMPORTERS.get(fmt)
     try:
         known_arch(arch)
         spec = get_spec(dataset)
@@ -384,7 +392,7 @@ def import_checkpoint(path: str | os.PathLike, *, fmt: str, dataset: str, arch: 
     check_output_dir(out, kind="imported", force=force)
     path = Path(path)
     raw = load_weights_only(path)
-    ensemble, extra = IMPORTERS[fmt](raw, path, spec, arch)
+    ensemble, extra = importer(raw, path, spec, arch)
     match = re.search(r"epoch(\d+)", path.name)
     meta = {"method": method, "method_params": {}, "dataset": dataset, "arch": arch,
             "channels": spec.channels, "num_classes": spec.num_classes, "leaky_relu": False,

@@ -21,6 +21,8 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
+from .paths import download_dir
+
 DATA_DIR_ENV = "ROBUST_ENSEMBLES_DATA"
 DEFAULT_DATASET = "fashion_mnist"
 
@@ -111,11 +113,6 @@ class ImageData:
 
 # --------------------------------------------------------------------------- locations
 
-def user_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "robust-ensembles"
-
-
 def search_roots(data_dir: str | os.PathLike | None = None) -> list[Path]:
     """Where data is looked for, in order: ``--data-dir``, ``$ROBUST_ENSEMBLES_DATA``,
     the user cache."""
@@ -124,7 +121,7 @@ def search_roots(data_dir: str | os.PathLike | None = None) -> list[Path]:
         roots.append(Path(data_dir))
     if os.environ.get(DATA_DIR_ENV):
         roots.append(Path(os.environ[DATA_DIR_ENV]))
-    roots.append(user_cache_dir() / "data")
+    roots.append(download_dir() / "data")
     return roots
 
 
@@ -203,7 +200,7 @@ def _load_idx_dataset(name: str, split: str, roots: list[Path], allow_download: 
             y = torch.from_numpy(labels.astype(np.int64))
             return ImageData(x, y, CLASSES[name])
     if allow_download:
-        _try_download(name, roots[-1] if roots else user_cache_dir() / "data", candidates)
+        _try_download(name, roots[-1] if roots else download_dir() / "data", candidates)
         return _load_idx_dataset(name, split, roots, allow_download=False)
     raise _not_found(name, candidates)
 
@@ -314,7 +311,7 @@ def _load_folder(name: str, split: str) -> ImageData:
             f"Image folder {root} has no '{split}/' split (it has: {present or 'nothing'}). "
             "Expected layout: PATH/train/<class>/*.png and/or PATH/test/<class>/*.png")
     classes, samples = _folder_samples(split_dir)
-    cache = user_cache_dir() / "folders" / f"{folder_fingerprint(split_dir, classes, samples)[:32]}.npz"
+    cache = download_dir() / "folders" / f"{folder_fingerprint(split_dir, classes, samples)[:32]}.npz"
     if cache.is_file():
         try:
             with np.load(cache, allow_pickle=False) as npz:

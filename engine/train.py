@@ -25,6 +25,7 @@ import torch
 from . import checkpoint as ckpt
 from . import data
 from .config import TrainConfig, make_config
+from .device import select_device
 from .ensemble import Ensemble
 from .evaluation.accuracy import clean_accuracy
 from .evaluation.diversity import diversity_metrics
@@ -52,15 +53,6 @@ class Progress:
 
 
 ProgressFn = Callable[[Progress], None]
-
-
-def select_device(name: str = "auto") -> torch.device:
-    """CUDA when present (``auto``), otherwise CPU; ``cuda`` without a GPU is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise TrainingError("--device cuda was requested but no CUDA device is available; use --device auto or cpu")
-    return torch.device(name)
 
 
 def lr_milestones(epochs: int) -> list[int]:

@@ -4,7 +4,6 @@ where everything a user trains or imports goes."""
 from __future__ import annotations
 
 import io
-import os
 import re
 import shutil
 import tempfile
@@ -12,24 +11,16 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from .checkpoint import CheckpointError, META, read_meta
-
-# The source tree's shipped zoo (``ROBUST_ENSEMBLES_SHIPPED`` points elsewhere, e.g. an empty
-# directory for a clean-slate test).
-SHIPPED = Path(os.environ.get("ROBUST_ENSEMBLES_SHIPPED") or Path(__file__).resolve().parents[1] / "checkpoints")
-
-
-def user_data_dir() -> Path:
-    if os.environ.get("ROBUST_ENSEMBLES_HOME"):
-        return Path(os.environ["ROBUST_ENSEMBLES_HOME"])
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "robust-ensembles"
+from .checkpoint import META, CheckpointError, import_checkpoint, load_checkpoint, read_meta
+from .paths import SHIPPED
+from .paths import ensembles_dir as user_ensembles_dir
+from .paths import home_dir as user_data_dir
 
 
 def list_ensembles(roots: list[Path] | None = None) -> list[dict]:
     """Summaries of every checkpoint under the roots (shipped first, then the user's),
     skipping unreadable ones but reporting them with their error."""
-    roots = roots if roots is not None else [SHIPPED, user_data_dir() / "ensembles"]
+    roots = roots if roots is not None else [SHIPPED, user_ensembles_dir()]
     found = []
     for root in roots:
         if not root.is_dir():
@@ -57,10 +48,6 @@ def list_ensembles(roots: list[Path] | None = None) -> list[dict]:
 # --------------------------------------------------------------------------- managing the user's zoo
 
 MAX_UPLOAD_BYTES = 64 * 2**20
-
-
-def user_ensembles_dir() -> Path:
-    return user_data_dir() / "ensembles"
 
 
 def safe_name(name: str) -> str:
@@ -96,8 +83,6 @@ def install_upload(filename: str, data: bytes, name: str, *, dataset: str | None
     DVERGE release ``.pth``/``.pt`` (then ``dataset`` and ``arch`` are required). Archive
     member names are never used as paths beyond their base name; weights are loaded
     weights-only and fully verified before anything appears in the zoo."""
-    from .checkpoint import import_checkpoint, load_checkpoint
-
     if len(data) > MAX_UPLOAD_BYTES:
         raise CheckpointError(f"upload too large ({len(data) / 2**20:.1f} MB > {MAX_UPLOAD_BYTES / 2**20:.0f} MB)")
     target = _fresh_target(name)

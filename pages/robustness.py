@@ -3,7 +3,7 @@ each with its own settings, then overlaid; warns about possible gradient masking
 import streamlit as st
 
 from app import ui
-from engine import analysis as registry
+from engine import analyses
 from engine.evaluation.sanity import gradient_masking_warnings
 from engine.figures.robustness import robustness_figure
 
@@ -13,15 +13,15 @@ st.caption("White-box: PGD on the whole ensemble, a sample counts as robust only
            "adversarial version is classified correctly (Table 4).")
 ui.require_selection()
 st.subheader("White-box")
-white, _ = ui.show("whitebox", ui.settings(registry.get("whitebox")), key="whitebox")
+white, _ = ui.show("whitebox", ui.settings(analyses.get("whitebox")), key="whitebox")
 st.subheader("Black-box transfer")
-black, _ = ui.show("blackbox", ui.settings(registry.get("blackbox")), key="blackbox")
+black, _ = ui.show("blackbox", ui.settings(analyses.get("blackbox")), key="blackbox")
 
 if white and black:
     st.subheader("Overlaid")
     st.plotly_chart(robustness_figure(white, black), key="overlay")
-    black_by_label = dict(black)
+    black_by_checkpoint = {b["checkpoint"]: b for _, b in black}  # by identity: labels may repeat
     for label, w in white:
-        if label in black_by_label:
-            for warning in gradient_masking_warnings(w, black_by_label[label]):
+        if w["checkpoint"] in black_by_checkpoint:
+            for warning in gradient_masking_warnings(w, black_by_checkpoint[w["checkpoint"]]):
                 st.warning(f"{label}: {warning}")

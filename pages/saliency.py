@@ -2,10 +2,10 @@
 import streamlit as st
 
 from app import ui
-from engine import analysis as registry
+from engine import analyses
 
 st.title('Saliency maps')
 st.caption('Per-member attributions (captum) for the same test image, side by side; the SMD alignment (pairwise cosine of true-class saliency, SMD Eq. 2) says how much members look at the same pixels.')
 ui.require_selection()
-saliency = registry.get('saliency')
+saliency = analyses.get('saliency')
 ui.show('saliency', ui.settings(saliency), key='saliency')

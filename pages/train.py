@@ -14,9 +14,10 @@ from app.ui import field_widget
 from engine import fields, jobs
 from engine.config import train_fields
 from engine.methods import METHODS, get_method
+from engine.models import ARCHITECTURES
 
 POLL_SECONDS = 2.0
-ARCHS = ["lenet5", "resnet20", "resnet32", "resnet44", "resnet56"]
+ARCHS = ARCHITECTURES.names()  # lenet5 and the listed resnet<6n+2> depths
 #: TrainConfig fields shown in the form's main grid; the rest (but the method, the preset and
 #: the hyperparameters, chosen apart) under "More settings". Every field comes from
 #: engine.config.train_fields(), the same specs that generate the CLI's train flags.

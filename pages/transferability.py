@@ -5,7 +5,7 @@ import numpy as np
 import streamlit as st
 
 from app import ui
-from engine import analysis as registry
+from engine import analyses
 from engine.figures import image_grid
 
 st.title("Transferability within the ensemble")
@@ -13,17 +13,17 @@ st.caption("Entry (i, j): fraction of PGD adversarial examples crafted on member
            "(on test images every member classifies correctly). Lower off-diagonal = less transfer. DVERGE §4.2.")
 
 paths = ui.require_selection()
-analysis = registry.get("transferability")
+analysis = analyses.get("transferability")
 eps = ui.shared_eps()
 config = ui.settings(analysis, fixed={"eps": eps}, defaults={"samples": 200})
 grid = ui.eps_grid(st.session_state.get("shared_dataset", "fashion_mnist"))
 
-todo = [(e, p) for e in grid for p in paths if not registry.is_cached("transferability", p, dict(config, eps=e))]
+todo = [(e, p) for e in grid for p in paths if not analyses.is_cached("transferability", p, dict(config, eps=e))]
 if todo and st.button(f"Precompute the ε grid ({len(grid)} values × {len(paths)} ensembles)", key="precompute"):
     bar = st.progress(0.0)
     for n, (e, p) in enumerate(todo):
         bar.progress(n / len(todo), text=f"{ui.label(p)} at ε={e}")
-        registry.run("transferability", p, dict(config, eps=e))
+        analyses.run("transferability", p, dict(config, eps=e))
     bar.empty()
     st.rerun()
 

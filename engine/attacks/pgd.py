@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from ..compat import advertorch
+from ..registry import Registry
 
 Forward = Callable[[torch.Tensor], torch.Tensor]
 Loss = Literal["ce", "cw", "nll"]
@@ -49,6 +50,17 @@ def nll(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return -out.gather(1, y[:, None]).sum()
 
 
+#: The L∞ PGD step is ε / STEP_RATIO unless a caller says otherwise: DVERGE 4.2/4.3 and
+#: App. B ("step size ε/5") for within-ensemble transferability, white-box and black-box
+#: evaluation, and the PGD-family attacks (BIM, M-DI²-FGSM, SGM) here.
+STEP_RATIO = 5
+
+
+def default_step_size(eps: float, step_size: float | None = None) -> float:
+    """``step_size`` when given, else the protocol's ε / :data:`STEP_RATIO`."""
+    return eps / STEP_RATIO if step_size is None else step_size
+
+
 #: loss name -> summed loss the attack ascends, on logits or log-probabilities.
 LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {"ce": _ce, "cw": cw_margin, "nll": nll}
 
@@ -59,12 +71,19 @@ def loss_fn(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     return LOSSES[name]
 
 
+#: The two implementations of the same untargeted L∞ PGD (``forward, x, y, *, eps,
+#: step_size, steps, restarts, random_start`` -> [restarts, batch, ...]): ``native`` (batched
+#: restarts, CW loss, momentum) and ``advertorch`` (the reference way; they must agree).
+PGD_BACKENDS: Registry[Callable[..., torch.Tensor]] = Registry("PGD backend")
+
+
 def l1_normalized(grad: torch.Tensor) -> torch.Tensor:
     """``grad / ||grad||_1`` per sample (MI-FGSM's accumulation term)."""
     norm = grad.abs().flatten(1).sum(1).clamp_min(1e-12)
     return grad / norm.view(-1, *([1] * (grad.dim() - 1)))
 
 
+@PGD_BACKENDS.register("native")
 def pgd(forward: Forward, x: torch.Tensor, y: torch.Tensor, *, eps: float, step_size: float,
         steps: int, restarts: int = 1, random_start: bool = True,
         generator: torch.Generator | None = None, loss: Loss = "ce",
@@ -106,6 +125,7 @@ def pgd(forward: Forward, x: torch.Tensor, y: torch.Tensor, *, eps: float, step_
     return (xr + delta).detach().view(restarts, *shape)
 
 
+@PGD_BACKENDS.register("advertorch")
 def advertorch_pgd(forward: Forward, x: torch.Tensor, y: torch.Tensor, *, eps: float,
                    step_size: float, steps: int, restarts: int = 1, random_start: bool = True
                    ) -> torch.Tensor:

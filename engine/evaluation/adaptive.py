@@ -21,34 +21,20 @@ DVERGE appendix C.3), each as a check that passes or is flagged:
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import numpy as np
 import torch
-from pydantic import Field
 
-from ..analysis import Analysis, AnalysisConfig, Context
 from ..attacks import pgd
 from ..attacks.adaptive import AdaptiveAttack, adaptive_attack
 from ..attacks.autoattack import PROTOCOLS, run_component
-from ..data import get_spec
+from ..attacks.registry import EnsembleLogProbs
 from ..ensemble import Ensemble, attack_mode
-from ..figures import adaptive as figures
 from ..models import inference_copy
 
 GRID_FACTORS = (0.25, 0.5, 2.0)  # ε grid of the monotonicity check, in multiples of ε
 LARGE_EPS = 0.5  # L∞ 0.5 can turn every image in [0, 1] into the same mid-grey one
 UNBOUNDED_EPS = 1.0  # the whole box: any image is reachable
-
-
-class Config(AnalysisConfig):
-    samples: int = Field(200, ge=1, le=10000, description="test images evaluated")
-    eps: Optional[float] = Field(None, ge=0, le=1, description="L∞ budget; default: the data set's standard ε")
-    steps: int = Field(50, ge=1, le=1000, description="PGD / APGD iterations per attack")
-    restarts: int = Field(1, ge=1, le=20, description="PGD random starts")
-    eot: int = Field(20, ge=1, le=200, description="EOT draws per gradient (used only if the ensemble is random)")
-    square_queries: int = Field(1000, ge=1, le=20000, description="queries of the black-box Square check")
-    checks: bool = Field(True, description="run the gradient-masking checklist (ε grid, Square, members)")
 
 
 def noise_margin(p: float, n: int) -> float:
@@ -114,32 +100,29 @@ def checklist(*, eps: float, n: int, worst: float, attacks: dict[str, float], gr
     return rows
 
 
-def depends_on(config: Config, dataset: str) -> dict:
-    """Cache-key material beyond the config: the check grid and Square's fixed parameters."""
-    from ..attacks.autoattack import torchattacks
+def adaptive_evaluation(ensemble: Ensemble, x: torch.Tensor, y: torch.Tensor, *, eps: float, attack_eps: float,
+                        steps: int, restarts: int, eot: int, square_queries: int, checks: bool, seed: int,
+                        device="cpu", progress=None) -> dict:
+    """Worst case of the adaptive attacks on (x, y) at ``eps`` and, with ``checks``, the
+    gradient-masking checklist (ε grid, Square, members alone); the result of the
+    ``adaptive`` analysis."""
+    def report(done: int, total: int, what: str = "") -> None:
+        if progress is not None:
+            progress(done, total, what)
 
-    return {"grid": [*GRID_FACTORS, LARGE_EPS, UNBOUNDED_EPS], "square": PROTOCOLS["standard"]["square"],
-            "library": f"torchattacks {torchattacks().__version__}"}
-
-
-def compute(ctx: Context, config: Config) -> dict:
-    spec = get_spec(ctx.dataset, ctx.data_dir)
-    eps = spec.attack_eps if config.eps is None else config.eps
-    data = ctx.test.subset(config.samples, config.seed)
-    x, y = data.images(), data.y
-    ensemble = Ensemble(inference_copy(m) for m in ctx.ensemble.members).to(ctx.device)
-    main = adaptive_attack(ensemble, x, y, eps=eps, steps=config.steps, restarts=config.restarts, eot=config.eot,
-                           seed=config.seed, progress=ctx.report)
-    n = len(data)
-    result = {"eps": eps, "samples": n, "steps": config.steps, "restarts": config.restarts,
-              "randomised": main.randomised, "eot": config.eot if main.randomised else 1,
+    n = len(y)
+    ensemble = Ensemble(inference_copy(m) for m in ensemble.members).to(device)
+    main = adaptive_attack(ensemble, x, y, eps=eps, steps=steps, restarts=restarts, eot=eot,
+                           seed=seed, progress=report)
+    result = {"eps": eps, "samples": n, "steps": steps, "restarts": restarts,
+              "randomised": main.randomised, "eot": eot if main.randomised else 1,
               "clean_accuracy": float(main.clean.float().mean()), "worst_case_accuracy": main.robust_accuracy,
-              "attacks": main.accuracy, "robust": main.robust.numpy(), "attack_eps": spec.attack_eps,
-              "protocol": (f"adaptive: PGD (step ε/4, {config.restarts} start(s)) and APGD, {config.steps} it. each, "
+              "attacks": main.accuracy, "robust": main.robust.numpy(), "attack_eps": attack_eps,
+              "protocol": (f"adaptive: PGD (step ε/4, {restarts} start(s)) and APGD, {steps} it. each, "
                            f"on the averaged softmax, averaged logits and summed member losses"
-                           + (f", APGD-EOT over {config.eot} draws" if main.randomised else "")
+                           + (f", APGD-EOT over {eot} draws" if main.randomised else "")
                            + f"; L∞ ε={eps:g}; robust = survives all")}
-    if not config.checks:
+    if not checks:
         result["checks"] = []
         return result
     grid = sorted({round(eps * f, 6) for f in GRID_FACTORS} | {LARGE_EPS, UNBOUNDED_EPS})
@@ -147,9 +130,9 @@ def compute(ctx: Context, config: Config) -> dict:
     accs = {eps: min(v for k, v in main.accuracy.items() if k.startswith("pgd-"))
             if any(k.startswith("pgd-") for k in main.accuracy) else main.robust_accuracy}
     for i, e in enumerate(grid):
-        accs[e] = pgd_surrogates(ensemble, x, y, eps=e, steps=config.steps, restarts=config.restarts,
-                                 seed=config.seed).robust_accuracy
-        ctx.report(i + 1, len(grid), "gradient-masking checks: ε grid")
+        accs[e] = pgd_surrogates(ensemble, x, y, eps=e, steps=steps, restarts=restarts,
+                                 seed=seed).robust_accuracy
+        report(i + 1, len(grid), "gradient-masking checks: ε grid")
     grid_eps = sorted(accs)
     grid_acc = [accs[e] for e in grid_eps]
     # PGD on a grid point uses the worst case of the three PGD surrogates; at ε itself the
@@ -158,31 +141,23 @@ def compute(ctx: Context, config: Config) -> dict:
         clean_idx = main.clean.nonzero().flatten()
         square_robust = main.clean.clone()
         if len(clean_idx) and eps > 0:
-            params = dict(PROTOCOLS["standard"]["square"], queries=config.square_queries)
-            xb, yb = x[clean_idx].to(ctx.device), y[clean_idx].to(ctx.device)
-            from ..attacks.registry import EnsembleLogProbs
-
+            params = dict(PROTOCOLS["standard"]["square"], queries=square_queries)
+            xb, yb = x[clean_idx].to(device), y[clean_idx].to(device)
             adv = run_component("square", EnsembleLogProbs(ensemble), xb, yb, norm="linf", eps=eps,
-                                seed=config.seed, params=params)
+                                seed=seed, params=params)
             with torch.no_grad():
                 square_robust[clean_idx] = (ensemble.log_probs(adv).argmax(-1) == yb).cpu()
-    ctx.report(1, 1, "gradient-masking checks: Square")
-    members = member_accuracies(ensemble, x.to(ctx.device), y.to(ctx.device), eps=eps, steps=config.steps,
-                                seed=config.seed) if eps > 0 else []
+    report(1, 1, "gradient-masking checks: Square")
+    members = member_accuracies(ensemble, x.to(device), y.to(device), eps=eps, steps=steps,
+                                seed=seed) if eps > 0 else []
     square_only = int((main.robust & ~square_robust).sum())
     square_accuracy = float(square_robust.float().mean())
     checks = checklist(eps=eps, n=n, worst=main.robust_accuracy, attacks=main.accuracy, grid_eps=grid_eps,
                        grid_acc=grid_acc, square_only=square_only, square_accuracy=square_accuracy, members=members)
     result.update(grid={"eps": grid_eps, "accuracy": grid_acc}, square_accuracy=square_accuracy,
-                  square_queries=config.square_queries, members_accuracy=members, checks=checks,
+                  square_queries=square_queries, members_accuracy=members, checks=checks,
                   flags=[f"{c['check']}: {c['detail']}" for c in checks if not c["passed"]],
                   square_robust=square_robust.numpy().astype(np.bool_))
     # the worst case over everything run at ε includes the black-box check
     result["worst_case_accuracy"] = float((main.robust & square_robust).float().mean())
     return result
-
-
-ANALYSIS = Analysis(name="adaptive", title="Adaptive ensemble attacks", config=Config, compute=compute,
-                    figure=figures.adaptive_figure, table=figures.adaptive_table,
-                    reference="Tramèr et al. 2020; Athalye et al. 2018; DVERGE appendix C.3",
-                    depends_on=depends_on)

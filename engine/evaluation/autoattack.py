@@ -17,19 +17,14 @@ leaves robust (``python -m engine bench autoattack`` prints it).
 """
 from __future__ import annotations
 
-from typing import Literal, Optional
-
 import numpy as np
 import torch
-from pydantic import Field
 
-from ..analysis import Analysis, AnalysisConfig, Context
 from ..attacks import pgd
-from ..attacks.autoattack import PROTOCOLS, autoattack, protocol, torchattacks
+from ..attacks.autoattack import PROTOCOLS, run_component
 from ..attacks.registry import EnsembleLogProbs
 from ..data import get_spec
 from ..ensemble import Ensemble, attack_mode
-from ..figures import autoattack as figures
 from ..models import inference_copy
 
 #: Default L2 budgets by image size (the data-set spec holds only the L∞ one): 0.5 is
@@ -47,39 +42,6 @@ def default_eps(dataset: str, norm: str, data_dir: str | None = None) -> float:
 def attackable(ensemble: Ensemble) -> EnsembleLogProbs:
     """The ensemble on frozen inference copies of its members, as one log-prob model."""
     return EnsembleLogProbs(Ensemble(inference_copy(m) for m in ensemble.members))
-
-
-class Config(AnalysisConfig):
-    samples: int = Field(200, ge=1, le=10000, description="test images evaluated")
-    eps: Optional[float] = Field(None, ge=0, le=64,
-                                 description="budget (images in [0, 1]); default: the data set's standard ε")
-    norm: Literal["linf", "l2"] = Field("linf", description="threat model")
-    quick: bool = Field(False, description="quick variant: APGD 20 iterations, 3 targets, Square 500 queries "
-                                           "(labelled 'quick'; under-estimates the attack)")
-
-    @property
-    def version(self) -> str:
-        return "quick" if self.quick else "standard"
-
-
-def depends_on(config: Config, dataset: str) -> dict:
-    """Cache-key material beyond the config: every component parameter of the version run
-    and the library version, so changing either never serves a stale number."""
-    return {"components": protocol(config.version), "library": f"torchattacks {torchattacks().__version__}"}
-
-
-def compute(ctx: Context, config: Config) -> dict:
-    eps = default_eps(ctx.dataset, config.norm, ctx.data_dir) if config.eps is None else config.eps
-    data = ctx.test.subset(config.samples, config.seed)
-    x, y = data.images(), data.y
-    model = attackable(ctx.ensemble).to(ctx.device)
-    result = autoattack(model, x, y, eps=eps, norm=config.norm, version=config.version, seed=config.seed,
-                        progress=ctx.report)
-    return {"eps": eps, "norm": config.norm, "version": config.version, "samples": len(data),
-            "clean_accuracy": result.clean_accuracy, "robust_accuracy": result.robust_accuracy,
-            "components": result.components, "robust": result.robust.numpy(),
-            "broken_by": result.broken_by, "attack_eps": get_spec(ctx.dataset, ctx.data_dir).attack_eps,
-            "protocol": describe(config.version, config.norm, eps)}
 
 
 def describe(version: str, norm: str, eps: float) -> str:
@@ -100,8 +62,6 @@ def pgd_vs_apgd(ensemble: Ensemble, x: torch.Tensor, y: torch.Tensor, *, eps: fl
     robust) should be within noise; many would mean the library attack is misconfigured.
     ``noise`` is one binomial standard error of the APGD-CE accuracy.
     """
-    from ..attacks.autoattack import run_component
-
     model = attackable(ensemble).to(device)
     x, y = x.to(device), y.to(device)
     generator = torch.Generator().manual_seed(seed)
@@ -122,9 +82,3 @@ def pgd_vs_apgd(ensemble: Ensemble, x: torch.Tensor, y: torch.Tensor, *, eps: fl
             "pgd_only": int((apgd_robust & ~pgd_robust).sum()), "apgd_only": int((pgd_robust & ~apgd_robust).sum()),
             "noise": float(np.sqrt(float(apgd_robust.float().mean()) * (1 - float(apgd_robust.float().mean()))
                                    / max(n, 1)))}
-
-
-ANALYSIS = Analysis(name="autoattack", title="AutoAttack robustness", config=Config, compute=compute,
-                    figure=figures.autoattack_figure, table=figures.autoattack_table,
-                    reference="Croce & Hein 2020 (standard AutoAttack); DVERGE 4.3 reports PGD only",
-                    depends_on=depends_on)

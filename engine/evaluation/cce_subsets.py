@@ -28,17 +28,12 @@ right, exactly one of the pair right) are reported alongside. For K = 2 they coi
 from __future__ import annotations
 
 from itertools import combinations
-from typing import Optional
 
 import numpy as np
 import torch
-from pydantic import Field
 
-from ..analysis import Analysis, AnalysisConfig, AnalysisError, Context
 from ..attacks import pgd
-from ..data import get_spec
 from ..ensemble import Ensemble, attack_mode
-from ..figures import cce_subsets as figures
 
 STEP_RATIO = 4  # CCE Table 6: η = 2/255 for ε = 8/255
 
@@ -108,26 +103,3 @@ def cce_subsets(ensemble: Ensemble, x: torch.Tensor, y: torch.Tensor, *, eps: fl
                       "T": transferability_t(cross, i, j)})
     return {"a_en": float(ens_correct.mean()), "member_accuracy": [float(v) for v in correct.mean(1)],
             "cross": cross, "pairs": pairs, "step_size": step_size}
-
-
-class Config(AnalysisConfig):
-    eps: Optional[float] = Field(None, gt=0, le=1, description="L∞ budget; default: the data set's standard budget")
-    steps: int = Field(20, ge=1, le=1000, description="PGD steps (CCE Table 6: 20)")
-    step_size: Optional[float] = Field(None, gt=0, description="default ε/4 (CCE Table 6: 2/255 at ε=8/255)")
-
-
-def compute(ctx: Context, config: Config) -> dict:
-    ensemble = ctx.ensemble
-    if len(ensemble) < 2:
-        raise AnalysisError("CCE subsets need an ensemble of at least two members")
-    eps = config.eps if config.eps is not None else get_spec(ctx.dataset, ctx.data_dir).attack_eps
-    data = ctx.test.subset(config.samples, config.seed)
-    result = cce_subsets(ensemble, data.images(), data.y, eps=eps, steps=config.steps, step_size=config.step_size,
-                         seed=config.seed, device=ctx.device, progress=ctx.report)
-    result.update(eps=eps, steps=config.steps, samples=len(data), members=len(ensemble))
-    return result
-
-
-ANALYSIS = Analysis(name="cce-subsets", title="CCE secure/insecure subsets per member pair", config=Config,
-                    compute=compute, figure=figures.cce_subsets_figure, table=figures.cce_subsets_table,
-                    reference="CCE, Transferability among Ensemble Members, Table 6")

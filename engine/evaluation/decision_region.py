@@ -20,36 +20,14 @@ along the vertical axis: ``flip_distance`` records it per model (for a > 0).
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import Field, field_validator
 
-from ..analysis import Analysis, AnalysisConfig, AnalysisError, Context
 from ..ensemble import Ensemble, attack_mode
-from ..figures import decision_region as figures
-from .selection import check_index, seeded_indices
-
-MAX_RESOLUTION = 301  # 301² images per model; the paper's 1000² is too heavy for a browser
-
-
-class Config(AnalysisConfig):
-    index: Optional[int] = Field(None, ge=0, description="test image at the origin (default: a seeded random image)")
-    surrogate: Optional[str] = Field(None, description="checkpoint whose adversarial direction is the vertical axis "
-                                     "(default: the analysed ensemble itself)")
-    extent: float = Field(0.1, gt=0, le=1, description="L∞ distance covered along each axis (±extent)")
-    resolution: int = Field(61, ge=3, le=MAX_RESOLUTION, description="grid points per axis (odd: the origin is on "
-                            "the grid)")
-    batch_size: int = Field(1024, ge=1, le=65536, description="grid images evaluated per forward pass")
-
-    @field_validator("surrogate")
-    @classmethod
-    def _absolute(cls, value):
-        return str(Path(value).expanduser().resolve()) if value else value
-
+from . import AnalysisError
 
 def adversarial_direction(surrogate: Ensemble, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """sign ∇ₓ CE(log mean softmax, y) of the surrogate ensemble (L∞ norm 1), [1, C, H, W]."""
@@ -98,39 +76,3 @@ def flip_distance(grid: np.ndarray, offsets: np.ndarray) -> list[Optional[float]
         flipped = [offsets[i] for i in range(centre + 1, len(offsets)) if column[i] != column[centre]]
         out.append(float(flipped[0]) if flipped else None)
     return out
-
-
-def compute(ctx: Context, config: Config) -> dict:
-    test, ensemble = ctx.test, ctx.ensemble
-    index = check_index(test, config.index, "index") if config.index is not None else seeded_indices(test, config.seed)[0]
-    x = test.images([index]).to(ctx.device)
-    y = test.y[[index]].to(ctx.device)
-    if config.surrogate:
-        from ..checkpoint import load_checkpoint
-
-        surrogate, surrogate_meta = load_checkpoint(config.surrogate, ctx.device)
-        if surrogate_meta.get("dataset") != ctx.dataset:
-            raise AnalysisError(f"surrogate {config.surrogate} was trained on {surrogate_meta.get('dataset')}, "
-                                f"the analysed ensemble on {ctx.dataset}")
-        surrogate_name = f"{surrogate_meta.get('method') or 'imported'} x{len(surrogate)} ({Path(config.surrogate).name})"
-    else:
-        surrogate, surrogate_name = ensemble, "the analysed ensemble itself"
-    vertical = adversarial_direction(surrogate, x, y)
-    horizontal = rademacher_direction(x.shape, config.seed).to(ctx.device)
-    offsets = torch.linspace(-config.extent, config.extent, config.resolution)
-    grid = region_grid(ensemble, x, vertical, horizontal, offsets, config.batch_size,
-                       progress=lambda d, t: ctx.report(d, t, "decision regions"))
-    with attack_mode(ensemble), torch.no_grad():
-        logits = ensemble.member_logits(x)
-        clean = torch.cat([logits.argmax(-1)[:, 0], logits.softmax(-1).mean(0).argmax(-1)]).cpu().tolist()
-    offsets_np = offsets.numpy()
-    return {"regions": grid, "offsets": offsets_np.tolist(), "index": index, "label": int(y[0]),
-            "image": test.x[index].numpy(), "clean_prediction": clean, "classes": list(test.classes),
-            "surrogate": config.surrogate, "surrogate_name": surrogate_name, "extent": config.extent,
-            "resolution": config.resolution, "k": len(ensemble), "flip_distance": flip_distance(grid, offsets_np),
-            "true_class_fraction": (grid == int(y[0])).mean(axis=(1, 2)).tolist()}
-
-
-ANALYSIS = Analysis(name="decision-region", title="Decision regions around a test image", config=Config,
-                    compute=compute, figure=figures.decision_region_figure, table=figures.decision_region_table,
-                    reference="DVERGE Fig. 1, appendix C.1 Fig. 7")

@@ -25,45 +25,59 @@ baseline, whose diversity rises on adversarial inputs) — it is reported as is.
 """
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Callable, NamedTuple
 
 import numpy as np
 import torch
-from pydantic import Field
 
-from ..analysis import Analysis, AnalysisConfig, Context
-from ..attacks import pgd
-from ..data import get_spec
+from ..attacks.pgd import default_step_size, pgd
 from ..ensemble import Ensemble, attack_mode
-from ..figures import detection as figures
 from ..losses import ensemble_diversity_logdet, entropy
+from ..registry import Registry
 
 MAX_ROC_POINTS = 200
 
 
 # --------------------------------------------------------------------------- scores
 
+class Score(NamedTuple):
+    """A detection score: ``statistic`` of member probabilities [K, B, C] -> [B], the
+    ``sign`` making ``sign * statistic`` larger on adversarial inputs, what that means."""
+
+    statistic: Callable[[torch.Tensor], torch.Tensor]
+    sign: float
+    meaning: str
+
+
+#: Detection scores by name, each registered next to its statistic.
+SCORES: Registry[Score] = Registry("detection score")
+
+
+def register_score(name: str, *, sign: float, meaning: str):
+    """Decorator: register ``statistic`` as detection score ``name`` (returned unchanged)."""
+
+    def add(statistic: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
+        SCORES.register(name, entry=Score(statistic, sign, meaning), module=statistic.__module__)
+        return statistic
+
+    return add
+
+
+@register_score("entropy", sign=+1.0, meaning="higher ensemble entropy = adversarial")
 def _entropy(member_probs: torch.Tensor) -> torch.Tensor:
     return entropy(member_probs.mean(0))
 
 
+@register_score("diversity", sign=-1.0, meaning="lower ADP ensemble diversity (log-det) = adversarial")
 def _log_diversity(member_probs: torch.Tensor) -> torch.Tensor:
     predicted = member_probs.mean(0).argmax(-1)  # the detector does not know y (ADP 4.5)
     return ensemble_diversity_logdet(member_probs, predicted)
 
 
-#: score name -> (statistic of member probabilities [K, B, C] -> [B], sign making the
-#: detection score sign·statistic larger on adversarial inputs, what it means)
-SCORES = {
-    "entropy": (_entropy, +1.0, "higher ensemble entropy = adversarial"),
-    "diversity": (_log_diversity, -1.0, "lower ADP ensemble diversity (log-det) = adversarial"),
-}
-
-
 @torch.no_grad()
 def statistics(ensemble: Ensemble, x: torch.Tensor, batch_size: int = 500, device="cpu") -> dict:
     """{score name: np.ndarray [N]} of every statistic (entropy, log ED) on ``x``."""
-    out = {name: [] for name in SCORES}
+    out = {name: [] for name in SCORES.names()}
     for s in range(0, x.shape[0], batch_size):
         probs = ensemble.member_logits(x[s:s + batch_size].to(device)).softmax(-1)
         for name, (fn, _, _) in SCORES.items():
@@ -145,7 +159,7 @@ def adversarial_examples(ensemble: Ensemble, x: torch.Tensor, y: torch.Tensor, a
 def detection(ensemble: Ensemble, x: torch.Tensor, y: torch.Tensor, *, eps: float, attacks: list[str],
               steps: int = 20, step_size: float | None = None, seed: int = 0, device="cpu", progress=None) -> dict:
     """ROC curve and AUC of every score against every attack on benign (x, y)."""
-    step_size = eps / 5 if step_size is None else step_size
+    step_size = default_step_size(eps, step_size)
     generator = torch.Generator().manual_seed(seed)
     benign = statistics(ensemble, x, device=device)
     with torch.no_grad():
@@ -171,25 +185,3 @@ def detection(ensemble: Ensemble, x: torch.Tensor, y: torch.Tensor, *, eps: floa
     result["directions"] = {name: what for name, (_, _, what) in SCORES.items()}
     result["step_size"] = step_size
     return result
-
-
-class Config(AnalysisConfig):
-    eps: Optional[float] = Field(None, gt=0, le=1, description="L∞ budget; default: the data set's standard budget")
-    attacks: list[Literal["pgd", "fgsm"]] = Field(["pgd"],
-                                                  description="attacks producing the adversarial inputs")
-    steps: int = Field(20, ge=1, le=1000, description="PGD steps (random start, step ε/5)")
-
-
-def compute(ctx: Context, config: Config) -> dict:
-    eps = config.eps if config.eps is not None else get_spec(ctx.dataset, ctx.data_dir).attack_eps
-    data = ctx.test.subset(config.samples, config.seed)
-    attacks = list(dict.fromkeys(config.attacks))
-    result = detection(ctx.ensemble, data.images(), data.y, eps=eps, attacks=attacks, steps=config.steps,
-                       seed=config.seed, device=ctx.device, progress=ctx.report)
-    result.update(eps=eps, samples=len(data), steps=config.steps)
-    return result
-
-
-ANALYSIS = Analysis(name="detection", title="Adversarial detection (ROC / AUC)", config=Config, compute=compute,
-                    figure=figures.detection_figure, table=figures.detection_table,
-                    reference="ADP 4.5 / Fig. 4; CCE adversarial detectability, Figs. 3-4")

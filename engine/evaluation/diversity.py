@@ -27,16 +27,13 @@ over the K(K-1)/2 pairs (what DVERGE reports as the ensemble's diversity).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Literal, Optional
+from typing import Callable, Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 
-from ..analysis import Analysis, AnalysisConfig, Context
 from ..attacks import distill
 from ..ensemble import Ensemble, attack_mode, num_feature_layers
-from ..figures import diversity as figures
 from ..gradients import input_gradients
 from ..losses import ensemble_diversity_logdet, pairwise_cosine, pairwise_cosine_lse
 
@@ -205,41 +202,3 @@ def diversity_metrics(ensemble: Ensemble, x: torch.Tensor, y: torch.Tensor, metr
         "saliency_cosine": lambda: cosine_pairs(ensemble, x.to(device), y.to(device), "saliency"),
     }
     return {name: table[name]() for name in metrics}
-
-
-# ---------------------------------------------------------------- the analysis
-
-
-class Config(AnalysisConfig):
-    samples: int = Field(200, ge=1, le=10000, description="test images all members classify correctly (paper: 1000)")
-    metrics: list[MetricName] = Field(list(METRICS), min_length=1,
-                                      description="metrics to compute")
-    eps: Optional[float] = Field(None, gt=0, le=1, description="distillation ε of Eq. 2 (default: the data set's "
-                                 "training ε, 0.07 on CIFAR-10)")
-    steps: int = Field(10, ge=1, le=1000, description="distillation PGD steps (paper: 10, step ε/10)")
-    layer: Optional[int] = Field(None, ge=1, description="fixed feature layer (default: uniformly random per sample)")
-
-
-def compute(ctx: Context, config: Config) -> dict:
-    from ..data import get_spec
-    from .transferability import correct_samples
-
-    ensemble = ctx.ensemble
-    if len(ensemble) < 2:
-        raise ValueError("diversity needs an ensemble of at least two members")
-    eps = config.eps if config.eps is not None else get_spec(ctx.dataset, ctx.data_dir).distill_eps
-    x, y = correct_samples(ensemble, ctx.test, config.samples, config.seed, ctx.device)
-    if len(y) == 0:
-        raise ValueError("no test sample is classified correctly by every member, so the diversity metrics "
-                         "are undefined; check that the data set matches the ensemble's")
-    result = {}
-    result["metrics"] = diversity_metrics(
-        ensemble, x, y, config.metrics, eps=eps, steps=config.steps, layer=config.layer, seed=config.seed,
-        progress=lambda done, total: ctx.report(done, total, "distilling (DVERGE Eq. 1)"))
-    result.update(samples=int(x.shape[0]), eps=eps, steps=config.steps, members=len(ensemble))
-    return result
-
-
-ANALYSIS = Analysis(name="diversity", title="Diversity metrics per member pair", config=Config, compute=compute,
-                    figure=figures.diversity_figure, table=figures.diversity_table,
-                    reference="DVERGE Eq. 2 / 4.2, ADP Eq. 3, GAL, SMD Eq. 2")

@@ -12,10 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
-
-from ..analysis import Analysis, AnalysisConfig, Context
-from ..figures import history as figures
+from ..checkpoint import CheckpointError, read_meta
 
 #: scalar per-epoch keys, in display order (older checkpoints lack the diversity ones).
 SCALARS = ("lr", "layer", "loss", "ensemble_clean_accuracy", "transferability", "vulnerability_diversity",
@@ -49,8 +46,6 @@ def _settings(history: list[dict]) -> dict:
 
 
 def _pretrain_history(meta: dict) -> list[dict]:
-    from ..checkpoint import CheckpointError, read_meta
-
     source = meta.get("init_from")
     if not source or not Path(source).is_dir():
         return []
@@ -72,18 +67,3 @@ def training_history(meta: dict, pretrain: bool = False) -> dict:
     rows += [_row(e, "train", len(before) + int(e.get("epoch", i + 1))) for i, e in enumerate(history)]
     return {"history": rows, "pretrain_epochs": len(before), "epochs": len(rows),
             "members": meta.get("members"), **_settings(history)}
-
-
-class Config(AnalysisConfig):
-    pretrain: bool = Field(False, description="prepend the history of the run this one started from "
-                                              "(the baseline pre-training of DVERGE-family methods)")
-
-
-def compute(ctx: Context, config: Config) -> dict:
-    """``samples``/``seed`` are unused: the history was measured during training."""
-    return training_history(ctx.meta, config.pretrain)
-
-
-ANALYSIS = Analysis(name="history", title="Training history: diversity and transferability", config=Config,
-                    compute=compute, figure=figures.history_figure, table=figures.history_table,
-                    reference="DVERGE 4.2, Fig. 2")

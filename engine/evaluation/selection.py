@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import torch
 
-from ..analysis import AnalysisError
 from ..data import ImageData
+from . import AnalysisError
 
 
 def check_index(data: ImageData, index: int, field: str) -> int:

@@ -8,22 +8,17 @@ extra ``ensemble`` column is the success rate against the whole ensemble.
 """
 from __future__ import annotations
 
-from typing import Callable, Literal, Optional
+from typing import Callable
 
 import numpy as np
 import torch
-from pydantic import Field
 
-from ..analysis import Analysis, AnalysisConfig, Context
-from ..attacks import advertorch_pgd, pgd
+from ..attacks.pgd import PGD_BACKENDS, default_step_size
 from ..data import ImageData
 from ..ensemble import Ensemble, attack_mode
-from ..figures import transferability as figures
 from ..models import inference_copy
 from ..parallel import cpu_workers, run_tasks as _run_tasks
 from .accuracy import clean_accuracy, member_predictions
-
-BACKENDS = {"native": pgd, "advertorch": advertorch_pgd}
 
 
 def correct_samples(ensemble: Ensemble, data: ImageData, n: int, seed: int = 0,
@@ -66,8 +61,8 @@ def transfer_matrix(ensemble: Ensemble, x: torch.Tensor, y: torch.Tensor, *, eps
     With ``examples`` > 0 the result also holds the first ``examples`` samples' clean
     images, their adversarial versions from every source member (first restart) and every
     target's prediction on them (what a click on a heatmap cell shows)."""
-    attack = BACKENDS[backend]
-    step_size = eps / 5 if step_size is None else step_size
+    attack = PGD_BACKENDS.get(backend)
+    step_size = default_step_size(eps, step_size)
     k, n = len(ensemble), x.shape[0]
     workers = cpu_workers(device) if workers is None else max(1, workers)
     if backend != "native":
@@ -149,34 +144,10 @@ def transferability(ensemble: Ensemble, test: ImageData, *, eps: float, samples:
         raise ValueError("no test sample is classified correctly by every member, so transferability is "
                          "undefined; check that the data set matches the ensemble's (classes, image format)")
     result.update(transfer_matrix(ensemble, x, y, eps=eps, steps=steps, restarts=restarts,
-                                  step_size=step_size if step_size is not None else eps / 5,
+                                  step_size=default_step_size(eps, step_size),
                                   backend=backend, device=device, seed=seed, progress=progress,
                                   examples=examples))
     result.update(samples=int(x.shape[0]), eps=eps, steps=steps, restarts=restarts,
-                  step_size=step_size if step_size is not None else eps / 5, backend=backend,
+                  step_size=default_step_size(eps, step_size), backend=backend,
                   clean_samples=len(clean))
     return result
-
-
-class Config(AnalysisConfig):
-    eps: float = Field(gt=0, le=1, description="L∞ budget (images in [0, 1])")
-    steps: int = Field(20, ge=1, le=1000, description="PGD steps (paper: 50)")
-    restarts: int = Field(1, ge=1, le=20, description="random starts (paper: 5)")
-    step_size: Optional[float] = Field(None, gt=0, description="default ε/5")
-    backend: Literal["native", "advertorch"] = "native"
-    examples: int = Field(8, ge=0, le=64, description="adversarial examples kept per source member")
-
-
-def compute(ctx: Context, config: Config) -> dict:
-    return dict(classes=list(ctx.test.classes)) | transferability(ctx.ensemble, ctx.test, eps=config.eps, samples=config.samples, steps=config.steps,
-                           restarts=config.restarts, step_size=config.step_size, backend=config.backend,
-                           seed=config.seed, device=ctx.device, examples=config.examples,
-                           progress=lambda done, total: ctx.report(done, total, "transferability"))
-
-
-ANALYSIS = Analysis(name="transferability", title="Within-ensemble transferability", config=Config,
-                    compute=compute, figure=figures.transferability_figure, table=figures.transferability_table,
-                    reference="DVERGE 4.2, Fig. 3",
-                    # 3: per-sample seeded random starts and the ε/5 default step changed the
-                    # numbers twice since version 1; results cached before are not served
-                    version=3)

@@ -13,20 +13,13 @@ under-estimates the attack slightly. Explicit ``steps`` / ``restarts`` override 
 """
 from __future__ import annotations
 
-from typing import Literal, Optional
-
 import torch
-from pydantic import Field, field_validator
 
-from ..analysis import Analysis, AnalysisConfig, Context
-from ..attacks import pgd
-from ..data import get_spec
+from ..attacks.pgd import default_step_size, pgd
 from ..ensemble import Ensemble, attack_mode
-from ..figures import whitebox as figures
 
 #: protocol -> (PGD steps, random restarts); the step size is ε/5 in both (DVERGE 4.3).
 PROTOCOLS = {"paper": (50, 5), "quick": (20, 1)}
-STEP_RATIO = 5  # step size = ε / STEP_RATIO
 
 #: Fashion-MNIST-sized grid (its standard budget is 0.1); includes the clean point ε = 0.
 DEFAULT_EPS = [0.0, 0.02, 0.04, 0.06, 0.08, 0.1, 0.12, 0.15, 0.2]
@@ -37,7 +30,7 @@ def robust_mask(ensemble: Ensemble, x: torch.Tensor, y: torch.Tensor, *, eps: fl
                 generator: torch.Generator | None = None, device="cpu") -> torch.Tensor:
     """[N] bool: sample still classified correctly by the ensemble after every PGD
     restart (ε = 0: plain clean correctness, no attack)."""
-    step_size = eps / STEP_RATIO if step_size is None else step_size
+    step_size = default_step_size(eps, step_size)
     masks = []
     with attack_mode(ensemble):
         for s in range(0, x.shape[0], batch_size):
@@ -80,35 +73,3 @@ def accuracy_vs_eps(ensemble: Ensemble, x: torch.Tensor, y: torch.Tensor, eps: l
 def resolve_protocol(protocol: str, steps: int | None, restarts: int | None) -> tuple[int, int]:
     default_steps, default_restarts = PROTOCOLS[protocol]
     return (steps or default_steps), (restarts or default_restarts)
-
-
-class Config(AnalysisConfig):
-    eps: list[float] = Field(list(DEFAULT_EPS),
-                             description="L∞ budgets (images in [0, 1]); 0 = clean accuracy, always included")
-    protocol: Literal["quick", "paper"] = Field("quick", description="paper: PGD-50, 5 restarts; quick: PGD-20, 1")
-    steps: Optional[int] = Field(None, ge=1, le=1000, description="PGD steps (overrides the protocol)")
-    restarts: Optional[int] = Field(None, ge=1, le=20, description="random starts (overrides the protocol)")
-
-    @field_validator("eps")
-    @classmethod
-    def _grid(cls, eps: list[float]) -> list[float]:
-        if any(not 0 <= e <= 1 for e in eps):
-            raise ValueError("every ε must lie in [0, 1] (images are in [0, 1])")
-        return sorted(set(eps) | {0.0})
-
-
-def compute(ctx: Context, config: Config) -> dict:
-    steps, restarts = resolve_protocol(config.protocol, config.steps, config.restarts)
-    ensemble = ctx.ensemble
-    data = ctx.test.subset(config.samples, config.seed)
-    x, y = data.images(), data.y
-    accuracy = accuracy_vs_eps(ensemble, x, y, config.eps, steps=steps, restarts=restarts, seed=config.seed,
-                               device=ctx.device, progress=ctx.report)
-    return {"eps": list(config.eps), "accuracy": accuracy, "clean_accuracy": accuracy[0],
-            "samples": len(data), "steps": steps, "restarts": restarts, "step_size": f"ε/{STEP_RATIO}",
-            "protocol": config.protocol, "attack_eps": get_spec(ctx.dataset, ctx.data_dir).attack_eps}
-
-
-ANALYSIS = Analysis(name="whitebox", title="White-box robustness vs ε", config=Config, compute=compute,
-                    figure=figures.whitebox_figure, table=figures.whitebox_table,
-                    reference="DVERGE 4.3, Fig. 4 (right), appendix C.3 Table 5")

@@ -12,18 +12,12 @@ import math
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ..evaluation.diversity import METRICS  # what each metric means lives with its computation
 from . import color
 
 
-def _metric_info():
-    from ..evaluation.diversity import METRICS  # the registry lives with the computation
-
-    return METRICS
-
-
 def _metrics(results, metric: str | None) -> list[str]:
-    info = _metric_info()
-    present = [m for m in info if any(m in r.get("metrics", {}) for _, r in results)]
+    present = [m for m in METRICS if any(m in r.get("metrics", {}) for _, r in results)]
     if metric is not None:
         if metric not in present:
             raise ValueError(f"metric {metric!r} is not in these results; choose from {', '.join(present)}")
@@ -32,11 +26,11 @@ def _metrics(results, metric: str | None) -> list[str]:
 
 
 def _direction(name: str) -> str:
-    return "↑ more diverse" if _metric_info()[name].higher_is_diverse else "↓ more diverse"
+    return "↑ more diverse" if METRICS[name].higher_is_diverse else "↓ more diverse"
 
 
 def _name(name: str, sep: str = "<br>") -> str:
-    m = _metric_info()[name]
+    m = METRICS[name]
     return f"{m.title}{sep}{m.reference}, {_direction(name)}"
 
 
@@ -50,12 +44,11 @@ def _fmt(v) -> str:
 
 
 def _cell_title(name: str, entry: dict) -> str:
-    whole = f"<br>{_metric_info()[name].ensemble_label} {_fmt(entry['ensemble'])}" if "ensemble" in entry else ""
+    whole = f"<br>{METRICS[name].ensemble_label} {_fmt(entry['ensemble'])}" if "ensemble" in entry else ""
     return f"pair mean {_fmt(entry['mean'])}{whole}"
 
 
 def heatmaps(results, metrics: list[str]) -> go.Figure:
-    info = _metric_info()
     rows, cols = len(metrics), max(len(results), 1)
     titles = [(f"<b>{label}</b><br>" if r_i == 0 else "")
               + (_cell_title(m, r["metrics"][m]) if m in r.get("metrics", {}) else "not computed")
@@ -76,10 +69,10 @@ def heatmaps(results, metrics: list[str]) -> go.Figure:
             bar = dict(title=dict(text=_name(m).replace(" ", "<br>", 1), side="top", font=dict(size=11)),
                        len=0.8 / rows, y=1 - (r_i + 0.45) / rows, yanchor="middle", x=1.02, thickness=12)
             fig.add_trace(go.Heatmap(z=z, x=names, y=names, zmin=lo, zmax=hi,
-                                     colorscale="Viridis" if info[m].higher_is_diverse else "Viridis_r",
+                                     colorscale="Viridis" if METRICS[m].higher_is_diverse else "Viridis_r",
                                      showscale=e == 0, colorbar=bar, text=[[_fmt(v) for v in row] for row in z],
                                      texttemplate="%{text}", hoverongaps=False,
-                                     hovertemplate=f"{info[m].title}<br>%{{y}} / %{{x}}: %{{z:.3f}}<extra></extra>"),
+                                     hovertemplate=f"{METRICS[m].title}<br>%{{y}} / %{{x}}: %{{z:.3f}}<extra></extra>"),
                           row=r_i + 1, col=e + 1)
             fig.update_yaxes(autorange="reversed", row=r_i + 1, col=e + 1)
     fig.update_annotations(font_size=13)

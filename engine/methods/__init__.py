@@ -1,28 +1,11 @@
-"""Training methods, by name. Each is a small class in its own module (see ``base``)."""
+"""Training methods, by name. Each is a small class in its own module (see ``base``),
+registered with ``@register_method`` next to its definition."""
 from __future__ import annotations
 
-from .adp import ADP
-from .advt import AdvT
-from .base import Batch, Losses, Method, OptimizerRecipe, Params
-from .baseline import Baseline
-from .cce import CCE
-from .dverge import DVERGE, DVERGEAdvT, SMDPlus
-from .gal import GAL
-from .igat import IGATADP, IGATDVERGE
-from .smd import SMD
-from .trs import TRS
+from .base import METHODS, Batch, Losses, Method, OptimizerRecipe, Params, register_method
 
-METHODS: dict[str, type[Method]] = {
-    cls.name: cls for cls in (Baseline, ADP, GAL, DVERGE, DVERGEAdvT, AdvT, SMD, SMDPlus, CCE, TRS, IGATADP,
-                               IGATDVERGE)
-}
+#: The one lookup: ``get_method("dverge")`` is the class; an unknown name raises
+#: :class:`engine.registry.UnknownName` listing the choices.
+get_method = METHODS.get
 
-
-def get_method(name: str) -> type[Method]:
-    try:
-        return METHODS[name]
-    except KeyError:
-        raise ValueError(f"Unknown method '{name}'. Choose one of: {', '.join(METHODS)}") from None
-
-
-__all__ = ["METHODS", "Batch", "Losses", "Method", "OptimizerRecipe", "Params", "get_method"]
+__all__ = ["METHODS", "Batch", "Losses", "Method", "OptimizerRecipe", "Params", "get_method", "register_method"]

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from pydantic import Field
 
 from ..losses import adp_regularizer, ensemble_diversity_logdet, entropy
-from .base import ADAM_PAPER, Batch, Losses, Method, Params, member_list
+from .base import ADAM_PAPER, Batch, Losses, Method, Params, member_list, register_method
 
 
 class ADPParams(Params):
@@ -20,6 +20,7 @@ class ADPParams(Params):
     det_offset: float = Field(1e-6, gt=0, le=1e-2, description="δ added to the Gram diagonal")
 
 
+@register_method()
 class ADP(Method):
     name = "adp"
     Params = ADPParams

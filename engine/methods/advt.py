@@ -9,7 +9,7 @@ from pydantic import Field
 
 from ..attacks import pgd
 from ..ensemble import attack_mode
-from .base import Batch, Losses, Method, Params, member_list
+from .base import Batch, Losses, Method, Params, member_list, register_method
 from .dverge import advt_budget
 
 
@@ -19,6 +19,7 @@ class AdvTParams(Params):
     advt_steps: int = Field(10, ge=1, le=1000)
 
 
+@register_method()
 class AdvT(Method):
     name = "advt"
     Params = AdvTParams

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ..data import DataSpec
 from ..ensemble import Ensemble
+from ..registry import Registry
 
 
 class Params(BaseModel):
@@ -82,6 +83,16 @@ class Method:
 
     def loss(self, ensemble: Ensemble, batch: Batch) -> Losses:
         raise NotImplementedError
+
+
+#: Every training method by name; each registers itself with ``@register_method`` next to
+#: its class. The package's modules are imported on first lookup (this order first, so
+#: forms and ``--method`` list the papers' methods in their usual order), then any other
+#: module of the package: a new method is one new file.
+_PAPER_ORDER = ("baseline", "adp", "gal", "dverge", "advt", "smd", "cce", "trs", "igat")
+METHODS: Registry[type[Method]] = Registry("method", modules=tuple(f"engine.methods.{m}" for m in _PAPER_ORDER),
+                                           package="engine.methods")
+register_method = METHODS.register
 
 
 def member_list(per_member: torch.Tensor) -> list[float]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .base import Batch, Losses, Method, member_list
+from .base import Batch, Losses, Method, member_list, register_method
 
 
 def member_cross_entropy(ensemble, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -13,6 +13,7 @@ def member_cross_entropy(ensemble, x: torch.Tensor, y: torch.Tensor) -> torch.Te
     return torch.stack([F.cross_entropy(m(x), y) for m in ensemble.members])
 
 
+@register_method()
 class Baseline(Method):
     name = "baseline"
 

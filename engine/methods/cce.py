@@ -15,7 +15,7 @@ from pydantic import Field, model_validator
 from ..attacks import pgd
 from ..ensemble import attack_mode
 from ..losses import cce_member_losses
-from .base import Batch, Losses, Method, Params, member_list
+from .base import Batch, Losses, Method, Params, member_list, register_method
 from .dverge import advt_budget
 
 MODES = {"rm": (1.0, 1.0), "dm": (0.0, 5.0)}
@@ -37,6 +37,7 @@ class CCEParams(Params):
         return self
 
 
+@register_method()
 class CCE(Method):
     name = "cce"
     Params = CCEParams

@@ -19,7 +19,7 @@ from pydantic import Field
 from ..attacks import pgd
 from ..attacks.distill import distill_members
 from ..ensemble import attack_mode
-from .base import ADAM_PAPER, Batch, Losses, Method, Params, member_list
+from .base import ADAM_PAPER, Batch, Losses, Method, Params, member_list, register_method
 from .smd import saliency_alignment
 
 
@@ -51,6 +51,7 @@ def cross_distilled_losses(ensemble, distilled: list[torch.Tensor], ys: torch.Te
     return torch.stack(losses)
 
 
+@register_method()
 class DVERGE(Method):
     name = "dverge"
     Params = DVERGEParams
@@ -95,6 +96,7 @@ def advt_budget(params, spec) -> dict:
                 steps=params.advt_steps)
 
 
+@register_method()
 class DVERGEAdvT(DVERGE):
     name = "dverge_advt"
     Params = DVERGEAdvTParams
@@ -114,6 +116,7 @@ class SMDPlusParams(DVERGEParams):
     lam: float = Field(1.0, ge=0, description="λ, weight of the SMD term")
 
 
+@register_method()
 class SMDPlus(DVERGE):
     name = "smd_plus"
     Params = SMDPlusParams

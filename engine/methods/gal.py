@@ -14,13 +14,14 @@ from pydantic import Field
 
 from ..losses import pairwise_cosine_lse
 from ..gradients import input_gradients
-from .base import ADAM_PAPER, Batch, Losses, Method, Params, member_list
+from .base import ADAM_PAPER, Batch, Losses, Method, Params, member_list, register_method
 
 
 class GALParams(Params):
     lam: float = Field(0.5, ge=0, description="λ, weight of the gradient-coherence term")
 
 
+@register_method()
 class GAL(Method):
     name = "gal"
     Params = GALParams

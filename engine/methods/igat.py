@@ -37,7 +37,7 @@ from pydantic import Field
 from ..attacks import pgd
 from ..ensemble import attack_mode
 from .adp import ADP, ADPParams
-from .base import Batch, Losses, Method, Params
+from .base import Batch, Losses, Method, Params, register_method
 from .dverge import DVERGE, DVERGEParams
 
 REG_CLIP = 0.99
@@ -134,6 +134,7 @@ class IGATADPParams(ADPParams, IGATTerms):
     pass
 
 
+@register_method()
 class IGATADP(IGAT):
     name = "igat_adp"
     base = ADP
@@ -144,6 +145,7 @@ class IGATDVERGEParams(DVERGEParams, IGATTerms):
     pass
 
 
+@register_method()
 class IGATDVERGE(IGAT):
     name = "igat_dverge"
     base = DVERGE

@@ -15,7 +15,7 @@ from pydantic import Field
 
 from ..gradients import input_gradients
 from ..losses import pairwise_cosine_lse
-from .base import ADAM_PAPER, Batch, Losses, Method, Params, member_list
+from .base import ADAM_PAPER, Batch, Losses, Method, Params, member_list, register_method
 
 
 def saliency_alignment(ensemble, x: torch.Tensor, y: torch.Tensor, create_graph: bool):
@@ -31,6 +31,7 @@ class SMDParams(Params):
     lam: float = Field(1.0, ge=0, description="λ, weight of the saliency-alignment term")
 
 
+@register_method()
 class SMD(Method):
     name = "smd"
     Params = SMDParams

@@ -42,7 +42,7 @@ from pydantic import Field
 
 from ..ensemble import attack_mode
 from ..gradients import input_gradients
-from .base import ADAM_PAPER, Batch, Losses, Method, Params, member_list
+from .base import ADAM_PAPER, Batch, Losses, Method, Params, member_list, register_method
 
 
 class TRSParams(Params):
@@ -119,6 +119,7 @@ def trs_terms(ensemble, x: torch.Tensor, y: torch.Tensor, x_smooth: torch.Tensor
     return per_member, similarity, smoothness
 
 
+@register_method()
 class TRS(Method):
     name = "trs"
     Params = TRSParams

@@ -1,4 +1,5 @@
-"""Architectures (a registry), the normalizing wrapper and feature taps.
+"""Architectures (a registry, :mod:`engine.models.registry`), the normalizing wrapper and
+feature taps.
 
 Every architecture is an ``nn.Module`` mapping normalized inputs to logits and listing its
 *feature layers*: the modules whose output is a pre-activation tensor, in forward order,
@@ -7,14 +8,13 @@ ever ask for "layer l", never for an architecture's internals.
 """
 from __future__ import annotations
 
-import re
-from typing import Callable
+import copy
 
 import torch
 from torch import nn
 
-from .lenet import LeNet5
-from .resnet import CifarResNet
+from .layers import activation
+from .registry import ARCHITECTURES, register_architecture
 
 
 class Normalizer(nn.Module):
@@ -44,35 +44,16 @@ class Classifier(nn.Module):
         return self.model.feature_layers()
 
 
-def _resnet_builder(depth: int) -> Callable[..., nn.Module]:
-    return lambda channels, num_classes, leaky: CifarResNet(depth, channels, num_classes, leaky)
-
-
-ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
-    "lenet5": lambda channels, num_classes, leaky: LeNet5(channels, num_classes, leaky),
-}
-
-
-def _arch_builder(arch: str) -> Callable[..., nn.Module]:
-    if arch in ARCHITECTURES:
-        return ARCHITECTURES[arch]
-    match = re.fullmatch(r"resnet(\d+)", arch)
-    if match and (int(match.group(1)) - 2) % 6 == 0 and int(match.group(1)) >= 8:
-        return _resnet_builder(int(match.group(1)))
-    raise ValueError(f"Unknown architecture '{arch}'. Choose lenet5 or resnet<6n+2> "
-                     "(resnet8, resnet14, resnet20, resnet32, ...)")
-
-
-def validate_arch(arch: str) -> str:
-    _arch_builder(arch)
-    return arch
+#: ``validate_arch(name)``: ``name`` if it is an architecture, else
+#: :class:`engine.registry.UnknownName` listing the choices.
+validate_arch = ARCHITECTURES.check
 
 
 def build_classifier(arch: str, *, channels: int, num_classes: int, mean, std,
                      leaky: bool = False) -> Classifier:
     """A fresh member: architecture ``arch`` behind a normalizer. ``leaky`` swaps ReLU
     for leaky ReLU (slope 0.1), which GAL needs so input gradients do not vanish."""
-    return Classifier(_arch_builder(arch)(channels, num_classes, leaky), mean, std)
+    return Classifier(ARCHITECTURES.get(arch)(channels, num_classes, leaky), mean, std)
 
 
 def inference_copy(model: Classifier) -> Classifier:
@@ -80,8 +61,6 @@ def inference_copy(model: Classifier) -> Classifier:
     convolutions where the architecture offers it (``fold_batchnorm``): the same function
     up to float rounding, about a quarter faster to attack for a ResNet on CPU. Never
     train it: its folded weights are not the model's parameters."""
-    import copy
-
     clone = copy.deepcopy(model).eval()
     if hasattr(clone.model, "fold_batchnorm"):
         with torch.no_grad():
@@ -91,9 +70,5 @@ def inference_copy(model: Classifier) -> Classifier:
     return clone
 
 
-def activation(leaky: bool) -> nn.Module:
-    return nn.LeakyReLU(0.1) if leaky else nn.ReLU()
-
-
 __all__ = ["ARCHITECTURES", "Classifier", "Normalizer", "activation", "build_classifier",
-           "inference_copy", "validate_arch"]
+           "inference_copy", "register_architecture", "validate_arch"]

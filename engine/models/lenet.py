@@ -6,6 +6,8 @@ import torch
 from torch import nn
 
 from .input_conv import InputConv2d
+from .layers import activation
+from .registry import register_architecture
 
 
 class LeNet5(nn.Module):
@@ -17,8 +19,6 @@ class LeNet5(nn.Module):
 
     def __init__(self, channels: int = 1, num_classes: int = 10, leaky: bool = False):
         super().__init__()
-        from . import activation
-
         self.conv1 = InputConv2d(channels, 6, 5, padding=2)
         self.conv2 = nn.Conv2d(6, 16, 5)
         self.fc1 = nn.Linear(16 * 5 * 5, 120)
@@ -39,3 +39,8 @@ class LeNet5(nn.Module):
 
     def feature_layers(self) -> list[nn.Module]:
         return [self.conv1, self.conv2, self.fc1, self.fc2, self.fc3]
+
+
+@register_architecture("lenet5")
+def lenet5(channels: int, num_classes: int, leaky: bool) -> LeNet5:
+    return LeNet5(channels, num_classes, leaky)

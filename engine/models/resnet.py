@@ -4,18 +4,20 @@ reference code so its release checkpoints load: conv1/bn1 stem, layer1-3 of n Ba
 ``downsample``), global 8x8 average pool, ``fc``."""
 from __future__ import annotations
 
+import re
+
 import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from .input_conv import InputConv2d
+from .layers import activation
+from .registry import ARCHITECTURES, ArchBuilder
 
 
 class BasicBlock(nn.Module):
     def __init__(self, in_planes: int, planes: int, stride: int, leaky: bool):
         super().__init__()
-        from . import activation
-
         self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
         self.conv2 = nn.Conv2d(planes, planes, 3, stride=1, padding=1, bias=False)
@@ -49,8 +51,6 @@ class CifarResNet(nn.Module):
 
     def __init__(self, depth: int = 20, channels: int = 3, num_classes: int = 10, leaky: bool = False):
         super().__init__()
-        from . import activation
-
         if (depth - 2) % 6 != 0:
             raise ValueError(f"ResNet depth must be 6n+2, got {depth}")
         n = (depth - 2) // 6
@@ -92,3 +92,16 @@ class CifarResNet(nn.Module):
         for block in self.blocks():
             taps += [block.bn1, block.preact]
         return taps + [self.fc]
+
+
+def resnet_builder(name: str) -> ArchBuilder | None:
+    """``resnet<6n+2>`` (resnet8, resnet14, resnet20, ...): the builder; any other name: None."""
+    match = re.fullmatch(r"resnet(\d+)", name)
+    if not match or (int(match.group(1)) - 2) % 6 or int(match.group(1)) < 8:
+        return None
+    depth = int(match.group(1))
+    return lambda channels, num_classes, leaky: CifarResNet(depth, channels, num_classes, leaky)
+
+
+ARCHITECTURES.register_family("resnet<6n+2>", resnet_builder,
+                              examples=("resnet20", "resnet32", "resnet44", "resnet56"))

@@ -46,9 +46,19 @@ def _app(monkeypatch, home, page: str) -> AppTest:
 def test_page_with_no_ensembles_says_what_to_do(monkeypatch, tmp_path, page):
     at = _app(monkeypatch, tmp_path, page).run()
     assert not at.exception, at.exception
-    text = " ".join(e.value for e in at.info) + " ".join(m.value for m in at.markdown)
-    if page not in ("train", "report"):
-        assert "Train" in text or "train" in text
+    infos = [e.value for e in at.info]
+    command = "python -m engine train --preset quick --method dverge"
+    if page == "zoo":
+        assert any(m.startswith("No ensembles yet. Start one on the **Train** page") and
+                   f"{command} --members 3 --out {tmp_path / 'ensembles' / 'dverge'}`" in m for m in infos), infos
+    elif page == "report":
+        assert [w.value for w in at.warning] == [f"No shipped ensembles in {tmp_path / 'no-shipped-zoo'}. "
+                                                 "Build the zoo with `bash checkpoints/build_zoo.sh`."]
+    elif page != "train":
+        assert infos[-1] == ui.no_selection_message(), infos
+        assert f"{command} --out {tmp_path / 'ensembles' / 'dverge'}`" in infos[-1]  # the user's zoo, never the source tree
+    if page != "train":
+        assert not (tmp_path / "ensembles").exists()  # an empty state writes nothing
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import diskcache
 import numpy as np
 import pytest
 
-from engine import analysis
+from engine import analyses
 from engine.cache import CacheError, NoPickleDisk, ResultCache, decode, encode
 
 
@@ -42,15 +42,15 @@ def test_pickled_or_corrupt_entries_are_never_loaded(tmp_path):
 def test_a_second_identical_request_is_served_from_the_cache(tmp_path, quick_baseline, monkeypatch):
     cache = ResultCache(tmp_path / "cache")
     config = {"eps": 0.1, "samples": 30, "steps": 3, "examples": 2}
-    first = analysis.run("transferability", quick_baseline, config, device="cpu", cache=cache)
+    first = analyses.run("transferability", quick_baseline, config, device="cpu", cache=cache)
     assert (cache.hits, cache.misses) == (0, 1)
 
     def no_recompute(*_args, **_kwargs):
         raise AssertionError("recomputed")
 
     monkeypatch.setattr("engine.evaluation.transferability.transferability", no_recompute)
-    second = analysis.run("transferability", quick_baseline, config, device="cpu", cache=ResultCache(tmp_path / "cache"))
+    second = analyses.run("transferability", quick_baseline, config, device="cpu", cache=ResultCache(tmp_path / "cache"))
     assert second["matrix"] == first["matrix"]
     assert (second["examples"]["adversarial"] == first["examples"]["adversarial"]).all()
     # a different configuration is a different entry
-    assert analysis.cached("transferability", quick_baseline, dict(config, eps=0.05), cache=cache) is None
+    assert analyses.cached("transferability", quick_baseline, dict(config, eps=0.05), cache=cache) is None

@@ -110,3 +110,19 @@ def test_official_dverge_release_imports_and_is_accurate_and_highly_transferable
     result = transferability(ensemble, test, eps=0.03, samples=100, steps=20, clean_samples=2000)
     assert result["ensemble_clean_accuracy"] >= 0.80
     assert result["off_diagonal_mean"] >= 0.7  # DVERGE Fig. 3: baseline ~0.96-0.98
+
+
+@pytest.mark.parametrize("fmt", ckpt.IMPORTERS.names())
+def test_every_importer_refuses_a_file_of_another_layout_and_writes_nothing(fmt, tmp_path):
+    wrong = tmp_path / "wrong.pth"
+    torch.save({"state_dict": {"w": torch.zeros(1)}}, wrong)
+    before = wrong.read_bytes()
+    with pytest.raises(ckpt.CheckpointError, match=str(wrong)):
+        ckpt.import_checkpoint(wrong, fmt=fmt, dataset="cifar10", arch="resnet20", out=tmp_path / "out")
+    assert not (tmp_path / "out").exists() and wrong.read_bytes() == before
+
+
+def test_an_unknown_checkpoint_format_lists_the_importers(tmp_path):
+    with pytest.raises(ckpt.CheckpointError, match="unknown checkpoint format 'onnx'; choose from: dverge"):
+        ckpt.import_checkpoint(tmp_path / "x.pth", fmt="onnx", dataset="cifar10", arch="resnet20", out=tmp_path / "o")
+    assert list(tmp_path.iterdir()) == []

@@ -9,19 +9,19 @@ import zipfile
 
 import pytest
 
-from engine import analysis, export
+from engine import analyses, export
 from engine.cli import main
 
 
 @pytest.fixture(scope="module")
 def results(quick_baseline):
-    result = analysis.run("transferability", quick_baseline, {"eps": 0.1, "samples": 30, "steps": 3, "examples": 2},
+    result = analyses.run("transferability", quick_baseline, {"eps": 0.1, "samples": 30, "steps": 3, "examples": 2},
                           device="cpu")
-    return [(analysis.label(quick_baseline), result)]
+    return [(analyses.label(quick_baseline), result)]
 
 
 def test_every_format_is_what_it_claims(results):
-    a = analysis.get("transferability")
+    a = analyses.get("transferability")
     data = {fmt: export.export_bytes(a, results, fmt) for fmt in ("png", "pdf", "svg", "html", "csv", "json")}
     assert data["png"][:8] == b"\x89PNG\r\n\x1a\n"
     assert data["pdf"][:5] == b"%PDF-"

@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from engine.ensemble import Ensemble, layer_output
-from engine.models import build_classifier, validate_arch
+from engine.models import ARCHITECTURES, build_classifier, validate_arch
+from engine.registry import UnknownName
 
 
 def _member(arch, channels=1, leaky=False):
@@ -51,9 +52,23 @@ def test_leaky_relu_variant_passes_negative_gradients():
 
 
 def test_unknown_architectures_are_refused_with_the_choices():
-    for bad in ("resnet21", "vgg16"):
+    for bad in ("resnet21", "resnet2", "resnet", "vgg16"):
         with pytest.raises(ValueError, match="lenet5"):
             validate_arch(bad)
+    with pytest.raises(UnknownName, match=r"unknown architecture 'vgg16'; choose from: lenet5, resnet<6n\+2>"):
+        validate_arch("vgg16")
+    assert validate_arch("resnet110") == "resnet110"  # any 6n+2 depth, not only the listed ones
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES.names())
+def test_every_registered_architecture_builds_and_classifies(arch):
+    channels, size = (1, 28) if arch == "lenet5" else (3, 32)
+    model = _member(arch, channels).eval()
+    x = torch.rand(2, channels, size, size)
+    with torch.no_grad():
+        assert model(x).shape == (2, 10)
+    depth = 5 if arch == "lenet5" else int(arch[len("resnet"):])
+    assert len(model.feature_layers()) == depth  # DVERGE numbering: one tap per layer
 
 
 def test_normalization_is_inside_the_model():

@@ -5,6 +5,7 @@ from pydantic import ValidationError
 
 from engine import checkpoint as ckpt
 from engine.config import TrainConfig, make_config
+from engine.data import load_split
 from engine.train import Progress, TrainingError, lr_milestones, train
 
 TINY = dict(dataset="fashion_mnist", arch="lenet5", members=2, epochs=2, train_subset=1024, batch_size=128,
@@ -17,8 +18,22 @@ def test_history_records_accuracy_and_transferability_every_epoch(tmp_path):
     meta = ckpt.read_meta(tmp_path)
     assert [h["epoch"] for h in meta["history"]] == [1, 2] and meta["complete"]
     for h in meta["history"]:
-        assert 0 <= h["ensemble_clean_accuracy"] <= 1 and len(h["member_clean_accuracy"]) == 2
-        assert 0 <= h["transferability"] <= 1 and len(h["member_loss"]) == 2
+        assert len(h["member_clean_accuracy"]) == 2 and len(h["member_loss"]) == 2
+        # the transfer estimate: counts over transfer_samples; the mean is the off-diagonal mean
+        n, matrix = h["transfer_samples"], h["transfer_matrix"]
+        assert 0 < n <= TINY["history_samples"]
+        assert all(abs(v * n - round(v * n)) < 1e-6 for row in matrix for v in row)
+        assert h["transferability"] == pytest.approx((matrix[0][1] + matrix[1][0]) / 2)
+    # the last epoch's clean accuracy is the saved ensemble's (mean member softmax, DVERGE
+    # 4.1) on the seeded eval subset, recomputed here by hand
+    ensemble, _ = ckpt.load_checkpoint(tmp_path)
+    subset = load_split("fashion_mnist", "test").subset(TINY["eval_samples"], seed=1234)
+    with torch.no_grad():
+        probs = torch.stack([m.eval()(subset.images()).softmax(-1) for m in ensemble.members])
+    last = meta["history"][-1]
+    assert last["ensemble_clean_accuracy"] == pytest.approx(float((probs.mean(0).argmax(-1) == subset.y).float().mean()))
+    assert last["member_clean_accuracy"] == pytest.approx([float((p.argmax(-1) == subset.y).float().mean())
+                                                           for p in probs])
     batches = [p for p in seen if p.history is None]
     assert batches and all(isinstance(p, Progress) and len(p.losses["members"]) == 2 for p in batches)
     assert batches[-1].eta_seconds == pytest.approx(0, abs=1e-6)

@@ -6,7 +6,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.attacks.registry import (ATTACKS, AttackError, EnsembleLogProbs, enforce_budget, perturbation_size,
-                                     run_attack, skip_gradient)
+                                     raw_attack, run_attack, skip_gradient)
+from engine.registry import UnknownName
 from engine.checkpoint import load_checkpoint
 from engine.data import SPECS
 from engine.models import Classifier
@@ -79,16 +80,32 @@ def _accuracy(model, x, y):
 
 @pytest.mark.parametrize("name", [n for n in ATTACKS if n != "sgm"])
 def test_every_attack_stays_in_its_ball_and_fools_an_undefended_member(name, lenet_batch):
+    """The attack's own output is checked, before ``run_attack`` enforces the budget: every
+    L∞ attack must project into its ball and [0, 1] by itself; the minimal-perturbation
+    attacks (L2, L1, L0) have no budget of their own and are brought into the ball by
+    :func:`enforce_budget`."""
     ensemble, x, y = lenet_batch
     member, spec = ensemble.members[0], ATTACKS[name]
     eps = EPS[spec.norm]
-    adv = run_attack(name, member, x, y, eps=eps, generator=torch.Generator().manual_seed(0), **FAST.get(name, {}))
-    assert adv.dim() == 5 and adv.shape[1:] == x.shape
-    assert adv.min() >= 0 and adv.max() <= 1
+    raw = raw_attack(name, member, x, y, eps=eps, generator=torch.Generator().manual_seed(0), **FAST.get(name, {}))
+    assert raw.dim() == 5 and raw.shape[1:] == x.shape
+    if spec.norm == "linf":
+        assert perturbation_size("linf", x, raw).max() <= eps + 1e-6, f"{name} leaves its L∞ ball"
+        assert raw.min() >= 0 and raw.max() <= 1, f"{name} leaves [0, 1]"
+    adv = enforce_budget(spec.norm, x, raw, eps)  # what run_attack returns
     assert perturbation_size(spec.norm, x, adv).max() <= eps * (1 + 1e-5) + 1e-6
+    assert adv.min() >= 0 and adv.max() <= 1
     fooled = max(1 - _accuracy(member, a, y) for a in adv)  # x are all correctly classified
     assert fooled >= 0.3, f"{name} fooled only {fooled:.2f} of an undefended member's correct samples"
     assert all(p.grad is None for p in ensemble.parameters())
+
+
+def test_run_attack_is_the_raw_attack_with_its_budget_enforced(lenet_batch):
+    ensemble, x, y = lenet_batch
+    member = ensemble.members[0]
+    raw = raw_attack("cw-l2", member, x, y, eps=0.5, steps=10, search_steps=1)
+    assert torch.equal(run_attack("cw-l2", member, x, y, eps=0.5, steps=10, search_steps=1),
+                       enforce_budget("l2", x, raw, 0.5))
 
 
 def test_sgm_stays_in_its_ball_and_fools_a_trained_resnet(tiny_resnet, fmnist_test):
@@ -162,7 +179,8 @@ def test_budgets_are_enforced_by_rescaling_or_truncating():
 
 def test_unknown_attack_and_parameters_are_clear_errors(lenet_batch):
     ensemble, x, y = lenet_batch
-    with pytest.raises(AttackError, match="unknown attack"):
+    with pytest.raises(AttackError, match="unknown attack 'nope'; choose from: ") as err:
         run_attack("nope", ensemble.members[0], x, y, eps=0.1)
+    assert isinstance(err.value, UnknownName) and set(err.value.choices) == set(ATTACKS.names())
     with pytest.raises(AttackError, match="fgsm"):
         run_attack("fgsm", ensemble.members[0], x, y, eps=0.1, steps=3)

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from engine import analysis
+from engine import analyses
 from engine.cache import ResultCache
 from engine.evaluation.cce_subsets import subset_fractions, transferability_t
 
@@ -49,7 +49,7 @@ def test_rejects_mismatched_inputs():
 def test_run_end_to_end_and_second_request_is_served_from_cache(quick_baseline, tmp_path):
     cache = ResultCache(tmp_path)
     config = {"samples": 50, "steps": 5}
-    result = analysis.run("cce-subsets", quick_baseline, config, device="cpu", cache=cache)
+    result = analyses.run("cce-subsets", quick_baseline, config, device="cpu", cache=cache)
     k = result["members"]
     assert len(result["pairs"]) == k * (k - 1) // 2 and len(result["cross"]) == k
     for pair in result["pairs"]:
@@ -63,5 +63,5 @@ def test_run_end_to_end_and_second_request_is_served_from_cache(quick_baseline, 
     def must_not_compute(*_a, **_k):
         raise AssertionError("recomputed a cached result")
 
-    again = analysis.run("cce-subsets", quick_baseline, config, device="cpu", cache=cache, progress=must_not_compute)
+    again = analyses.run("cce-subsets", quick_baseline, config, device="cpu", cache=cache, progress=must_not_compute)
     assert (cache.hits, cache.misses) == (1, 1) and again["pairs"][0]["T"] == result["pairs"][0]["T"]

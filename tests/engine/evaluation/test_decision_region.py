@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine import analysis
+from engine import analyses
 from engine.checkpoint import CheckpointError, load_checkpoint
 from engine.ensemble import Ensemble
 from engine.evaluation.decision_region import adversarial_direction, rademacher_direction, region_grid
@@ -53,9 +53,9 @@ def test_directions_are_unit_linf_and_seeded(quick_baseline, fmnist_test):
 
 def test_end_to_end_origin_is_the_clean_prediction(quick_zoo, quick_baseline, fmnist_test):
     dverge = quick_zoo.get("dverge", init_from=str(quick_baseline))
-    own = analysis.run("decision-region", dverge, {**SMALL, "index": 7})
-    shared = analysis.run("decision-region", dverge, {**SMALL, "index": 7, "surrogate": str(quick_baseline)})
-    base = analysis.run("decision-region", quick_baseline, {**SMALL, "index": 7, "surrogate": str(quick_baseline)})
+    own = analyses.run("decision-region", dverge, {**SMALL, "index": 7})
+    shared = analyses.run("decision-region", dverge, {**SMALL, "index": 7, "surrogate": str(quick_baseline)})
+    base = analyses.run("decision-region", quick_baseline, {**SMALL, "index": 7, "surrogate": str(quick_baseline)})
     ensemble = load_checkpoint(dverge)[0]
     with torch.no_grad():
         logits = ensemble.member_logits(fmnist_test.images([7]))
@@ -67,7 +67,7 @@ def test_end_to_end_origin_is_the_clean_prediction(quick_zoo, quick_baseline, fm
     assert own["surrogate_name"] == "the analysed ensemble itself" and "baseline" in shared["surrogate_name"]
     assert own["label"] == int(fmnist_test.y[7]) and own["classes"] == fmnist_test.classes
 
-    spec = analysis.get("decision-region")
+    spec = analyses.get("decision-region")
     results = [("dverge", shared), ("baseline", base)]
     for compared in (results[:1], results):
         fig = spec.figure(compared)
@@ -80,9 +80,9 @@ def test_end_to_end_origin_is_the_clean_prediction(quick_zoo, quick_baseline, fm
 
 
 def test_invalid_requests(quick_baseline, tmp_path):
-    with pytest.raises(analysis.AnalysisError, match="resolution"):
-        analysis.run("decision-region", quick_baseline, {"resolution": 1001})
-    with pytest.raises(analysis.AnalysisError, match="index"):
-        analysis.run("decision-region", quick_baseline, {"index": 10_000, "resolution": 3})
+    with pytest.raises(analyses.AnalysisError, match="resolution"):
+        analyses.run("decision-region", quick_baseline, {"resolution": 1001})
+    with pytest.raises(analyses.AnalysisError, match="index"):
+        analyses.run("decision-region", quick_baseline, {"index": 10_000, "resolution": 3})
     with pytest.raises(CheckpointError, match="not a checkpoint"):
-        analysis.run("decision-region", quick_baseline, {"surrogate": str(tmp_path), "resolution": 3})
+        analyses.run("decision-region", quick_baseline, {"surrogate": str(tmp_path), "resolution": 3})

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine import analysis
+from engine import analyses
 from engine.cache import ResultCache
 from engine.evaluation import detection
 
@@ -49,14 +49,17 @@ def test_scores_by_hand_diversity_uses_the_predicted_label():
 def test_run_end_to_end_and_second_request_is_served_from_cache(quick_baseline, tmp_path):
     cache = ResultCache(tmp_path)
     config = {"samples": 60, "steps": 5, "attacks": ["pgd", "fgsm"]}
-    result = analysis.run("detection", quick_baseline, config, device="cpu", cache=cache)
+    result = analyses.run("detection", quick_baseline, config, device="cpu", cache=cache)
     assert result["eps"] == 0.1  # Fashion-MNIST's standard budget by default
     for attack in ("pgd", "fgsm"):
         a = result["attacks"][attack]
         assert a["adversarial_accuracy"] < result["clean_accuracy"]
         for score in ("entropy", "diversity"):
             s = a["scores"][score]
-            assert 0 <= s["auc"] <= 1 and len(s["fpr"]) == len(s["tpr"]) <= 200
+            assert len(s["fpr"]) == len(s["tpr"]) <= 200
+            # 60 + 60 scores: the curve is not downsampled, so its area is the Mann-Whitney AUC
+            assert np.trapezoid(s["tpr"], s["fpr"]) == pytest.approx(s["auc"])
+            assert (s["fpr"][0], s["tpr"][0], s["fpr"][-1], s["tpr"][-1]) == (0, 0, 1, 1)
             assert np.all(np.diff(s["fpr"]) >= 0) and np.all(np.diff(s["tpr"]) >= 0)
     # the attack pushes the baseline's predictions towards uncertainty
     assert result["attacks"]["pgd"]["scores"]["entropy"]["auc"] > 0.5
@@ -64,6 +67,15 @@ def test_run_end_to_end_and_second_request_is_served_from_cache(quick_baseline, 
     def must_not_compute(*_a, **_k):
         raise AssertionError("recomputed a cached result")
 
-    again = analysis.run("detection", quick_baseline, config, device="cpu", cache=cache, progress=must_not_compute)
+    again = analyses.run("detection", quick_baseline, config, device="cpu", cache=cache, progress=must_not_compute)
     assert (cache.hits, cache.misses) == (1, 1)
     assert again["attacks"]["pgd"]["scores"]["entropy"]["auc"] == result["attacks"]["pgd"]["scores"]["entropy"]["auc"]
+
+
+@pytest.mark.parametrize("name", detection.SCORES.names())
+def test_every_detection_score_gives_one_finite_value_per_input(name):
+    score = detection.SCORES.get(name)
+    probs = torch.rand(3, 7, 10, generator=torch.Generator().manual_seed(0)).softmax(-1)  # [K, B, C]
+    values = score.statistic(probs)
+    assert values.shape == (7,) and torch.isfinite(values).all()
+    assert score.sign in (-1.0, 1.0) and "adversarial" in score.meaning

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from engine import analysis
+from engine import analyses
 from engine.attacks import distill
 from engine.ensemble import Ensemble
 from engine.evaluation.diversity import (diversity_metrics, source_images, vulnerability_diversity,
@@ -94,7 +94,7 @@ def quick_results(quick_zoo, quick_baseline):
     dverge = quick_zoo.get("dverge", init_from=str(quick_baseline))
     smd = quick_zoo.get("smd")
     config = {"samples": 100, "metrics": ["vulnerability", "saliency_cosine"]}
-    return {name: analysis.run("diversity", path, config, device="cpu")
+    return {name: analyses.run("diversity", path, config, device="cpu")
             for name, path in (("baseline", quick_baseline), ("dverge", dverge), ("smd", smd))}
 
 
@@ -113,7 +113,7 @@ def test_smd_has_lower_saliency_alignment_than_the_baseline(quick_results):
 
 def test_the_figure_and_table_export(quick_results):
     results = [(name, r) for name, r in quick_results.items()]
-    diversity = analysis.get("diversity")
+    diversity = analyses.get("diversity")
     for kind in ("heatmaps", "bars"):
         assert export_bytes(diversity, results, "png", kind=kind).startswith(b"\x89PNG")
     lines = export_bytes(diversity, results, "csv").decode().strip().splitlines()

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from engine import analysis
+from engine import analyses
 from engine.checkpoint import read_meta
 from engine.config import make_config
 from engine.evaluation.history import training_history
@@ -15,7 +15,7 @@ DIVERSITY_KEYS = ("vulnerability_diversity", "adp_logdet", "gradient_cosine", "s
 
 
 def test_one_row_per_epoch_with_the_recorded_values(quick_baseline):
-    result = analysis.run("history", quick_baseline)
+    result = analyses.run("history", quick_baseline)
     history = read_meta(quick_baseline)["history"]
     rows = result["history"]
     assert [r["epoch"] for r in rows] == [h["epoch"] for h in history] == list(range(1, len(history) + 1))
@@ -28,7 +28,7 @@ def test_one_row_per_epoch_with_the_recorded_values(quick_baseline):
 
 def test_dverge_history_can_start_with_its_baseline_pretraining(quick_zoo, quick_baseline):
     dverge = quick_zoo.get("dverge", init_from=str(quick_baseline))
-    result = analysis.run("history", dverge, {"pretrain": True})
+    result = analyses.run("history", dverge, {"pretrain": True})
     before = len(read_meta(read_meta(dverge)["init_from"])["history"])
     after = len(read_meta(dverge)["history"])
     assert result["pretrain_epochs"] == before and result["epochs"] == before + after
@@ -39,9 +39,9 @@ def test_dverge_history_can_start_with_its_baseline_pretraining(quick_zoo, quick
 
 
 def test_figure_and_table_export(quick_zoo, quick_baseline):
-    results = [(analysis.label(p), analysis.run("history", p, {"pretrain": True}))
+    results = [(analyses.label(p), analyses.run("history", p, {"pretrain": True}))
                for p in (quick_baseline, quick_zoo.get("dverge", init_from=str(quick_baseline)))]
-    history = analysis.get("history")
+    history = analyses.get("history")
     assert export_bytes(history, results, "png", smooth=2).startswith(b"\x89PNG")
     lines = export_bytes(history, results, "csv").decode().strip().splitlines()
     assert len(lines) == 1 + sum(r["epochs"] for _, r in results)
@@ -66,5 +66,5 @@ def test_a_new_training_run_records_the_diversity_metrics_every_epoch(tmp_path):
     matrix = entry["diversity_matrix"]
     assert len(matrix) == k and all(matrix[i][j] == matrix[j][i] for i in range(k) for j in range(k))
     assert entry["diversity_eps"] == 0.2 and "transferability" in entry  # existing keys stay
-    row = analysis.run("history", tmp_path)["history"][0]
+    row = analyses.run("history", tmp_path)["history"][0]
     assert all(row[key] == entry[key] for key in DIVERSITY_KEYS)

@@ -3,11 +3,12 @@ import numpy as np
 import pytest
 import torch
 
-from engine import analysis
+from engine import analyses
 from engine.checkpoint import load_checkpoint
 from engine.ensemble import Ensemble
 from engine.evaluation.diversity import gradient_alignment
-from engine.evaluation.saliency import Config, member_attributions, saliency_alignment_matrix
+from engine.analyses.saliency import Config
+from engine.evaluation.saliency import member_attributions, saliency_alignment_matrix
 from engine.export import export_bytes
 from tests.models import Linear
 
@@ -71,8 +72,8 @@ def test_alignment_matrix_is_the_smd_cosine(baseline, images):
 
 def test_smd_members_are_less_aligned_than_the_baseline(quick_zoo, quick_baseline):
     config = dict(images=8, seed=5)
-    smd = analysis.run("saliency", quick_zoo.get("smd"), config)
-    base = analysis.run("saliency", quick_baseline, config)
+    smd = analyses.run("saliency", quick_zoo.get("smd"), config)
+    base = analyses.run("saliency", quick_baseline, config)
     assert smd["indices"] == base["indices"]
     # measured on the quick preset: baseline ~0.5, SMD ~-0.1 mean pairwise cosine
     assert np.mean(smd["mean_alignment"]) < np.mean(base["mean_alignment"]) - 0.2
@@ -80,12 +81,12 @@ def test_smd_members_are_less_aligned_than_the_baseline(quick_zoo, quick_baselin
 
 
 def test_end_to_end_figures_and_exports(quick_zoo, quick_baseline, fmnist_test):
-    smd = analysis.run("saliency", quick_zoo.get("smd"), dict(indices=[11, 12], method="smoothgrad", nt_samples=4))
-    base = analysis.run("saliency", quick_baseline, dict(indices=[11, 12], method="smoothgrad", nt_samples=4))
+    smd = analyses.run("saliency", quick_zoo.get("smd"), dict(indices=[11, 12], method="smoothgrad", nt_samples=4))
+    base = analyses.run("saliency", quick_baseline, dict(indices=[11, 12], method="smoothgrad", nt_samples=4))
     assert smd["maps"].shape == (3, 2, 28, 28) and smd["alignment"].shape == (2, 3, 3)
     assert smd["labels"] == smd["targets"] == fmnist_test.y[[11, 12]].tolist()
     assert smd["method"] == "smd" and smd["attribution"] == "smoothgrad"
-    spec = analysis.get("saliency")
+    spec = analyses.get("saliency")
     results = [("smd", smd), ("baseline", base)]
     for compared in (results[:1], results):
         fig = spec.figure(compared)
@@ -96,9 +97,9 @@ def test_end_to_end_figures_and_exports(quick_zoo, quick_baseline, fmnist_test):
 
 
 def test_chosen_target_class_and_invalid_requests(quick_baseline):
-    result = analysis.run("saliency", quick_baseline, dict(indices=[0], target=3))
+    result = analyses.run("saliency", quick_baseline, dict(indices=[0], target=3))
     assert result["targets"] == [3] and result["labels"] == [9]
-    with pytest.raises(analysis.AnalysisError, match="target"):
-        analysis.run("saliency", quick_baseline, dict(indices=[0], target=10))
-    with pytest.raises(analysis.AnalysisError, match="indices"):
-        analysis.run("saliency", quick_baseline, dict(indices=[10_000]))
+    with pytest.raises(analyses.AnalysisError, match="target"):
+        analyses.run("saliency", quick_baseline, dict(indices=[0], target=10))
+    with pytest.raises(analyses.AnalysisError, match="indices"):
+        analyses.run("saliency", quick_baseline, dict(indices=[10_000]))

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from engine import analysis
+from engine import analyses
 from engine.cache import ResultCache
 from engine.checkpoint import load_checkpoint
 from engine.ensemble import Ensemble
@@ -64,16 +64,16 @@ def test_protocols_and_explicit_overrides():
 
 
 def test_config_grid_always_includes_the_clean_point_and_rejects_bad_budgets():
-    assert whitebox.Config(eps=[0.1, 0.05, 0.1]).eps == [0.0, 0.05, 0.1]
-    with pytest.raises(analysis.AnalysisError, match="ε"):
-        analysis.parse_config(analysis.get("whitebox"), {"eps": [0.1, 1.5]})
+    assert analyses.get("whitebox").config(eps=[0.1, 0.05, 0.1]).eps == [0.0, 0.05, 0.1]
+    with pytest.raises(analyses.AnalysisError, match="ε"):
+        analyses.parse_config(analyses.get("whitebox"), {"eps": [0.1, 1.5]})
 
 
 def test_run_end_to_end_and_second_request_is_served_from_cache(quick_baseline, fmnist_test, tmp_path):
     cache = ResultCache(tmp_path)
     config = {"samples": 60, "eps": [0.1], "steps": 5, "seed": 3}
     seen = []
-    result = analysis.run("whitebox", quick_baseline, config, device="cpu", cache=cache,
+    result = analyses.run("whitebox", quick_baseline, config, device="cpu", cache=cache,
                           progress=lambda done, total, what: seen.append((done, total)))
     assert (cache.hits, cache.misses) == (0, 1)
     assert result["eps"] == [0.0, 0.1] and result["steps"] == 5 and result["restarts"] == 1
@@ -88,7 +88,7 @@ def test_run_end_to_end_and_second_request_is_served_from_cache(quick_baseline, 
     def must_not_compute(*_a, **_k):
         raise AssertionError("recomputed a cached result")
 
-    again = analysis.run("whitebox", quick_baseline, config, device="cpu", cache=cache, progress=must_not_compute)
+    again = analyses.run("whitebox", quick_baseline, config, device="cpu", cache=cache, progress=must_not_compute)
     assert (cache.hits, cache.misses) == (1, 1) and again["accuracy"] == result["accuracy"]
 
 
@@ -96,7 +96,7 @@ def test_adversarial_training_raises_whitebox_accuracy_at_the_standard_budget(qu
     # DVERGE Table 5 / Fig. 5: AdvT ensembles keep far more white-box accuracy than the baseline.
     cache = ResultCache(tmp_path)
     config = {"samples": 100, "eps": [0.1], "steps": 10}
-    advt = analysis.run("whitebox", quick_zoo.get("advt"), config, device="cpu", cache=cache)
-    base = analysis.run("whitebox", quick_baseline, config, device="cpu", cache=cache)
+    advt = analyses.run("whitebox", quick_zoo.get("advt"), config, device="cpu", cache=cache)
+    base = analyses.run("whitebox", quick_baseline, config, device="cpu", cache=cache)
     # measured on these 100 samples: 0.45 vs 0.29 (PGD-20 on 200 samples: 0.47 vs 0.18)
     assert advt["accuracy"][1] > base["accuracy"][1] + 0.1, (advt["accuracy"], base["accuracy"])

@@ -113,7 +113,7 @@ def test_an_invalid_config_is_rejected_before_anything_is_queued(store):
     executor = jobs.LocalProcessExecutor(store, max_jobs=1)
     with pytest.raises(jobs.JobError, match="members"):
         executor.submit({"method": "dverge", "preset": "quick", "members": 0})
-    with pytest.raises(jobs.JobError, match="Unknown method 'dvergee'"):
+    with pytest.raises(jobs.JobError, match="unknown method 'dvergee'"):
         executor.submit({"method": "dvergee"})
     with pytest.raises(jobs.JobError, match="invalid hyperparameters for dverge"):
         jobs.build_config("dverge", "quick", method_params={"steps": 0})

@@ -2,10 +2,10 @@
 import streamlit as st
 
 from app import ui
-from engine import analysis as registry
+from engine import analyses
 
 st.title('Distilled images')
 st.caption("DVERGE Eq. 1: an image x′ close to the source x_s (within ε) whose features at a chosen layer of a member match the target image x. The feature distance before/after is appendix Table 2's quantity.")
 ui.require_selection()
-distill = registry.get('distill')
+distill = analyses.get('distill')
 ui.show('distill', ui.settings(distill), key='distill')

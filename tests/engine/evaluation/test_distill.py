@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-from engine import analysis
+from engine import analyses
 from engine.checkpoint import load_checkpoint
-from engine.evaluation.distilled import default_layers, distilled_gallery
+from engine.evaluation.distill import default_layers, distilled_gallery
 from engine.export import export_bytes
 
 TARGET, SOURCE = 0, 1  # Ankle boot and Pullover, the first two Fashion-MNIST test images
@@ -66,7 +66,7 @@ def test_distillation_lowers_the_table_2_distance_and_stays_in_the_source_ball(b
 
 def test_end_to_end_with_seeded_images_shared_by_compared_ensembles(quick_zoo, quick_baseline, fmnist_test):
     dverge = quick_zoo.get("dverge", init_from=str(quick_baseline))
-    results = [(analysis.label(p), analysis.run("distill", p, {**SMALL, "seed": 3})) for p in (dverge, quick_baseline)]
+    results = [(analyses.label(p), analyses.run("distill", p, {**SMALL, "seed": 3})) for p in (dverge, quick_baseline)]
     a, b = results[0][1], results[1][1]
     assert (a["target_index"], a["source_index"]) == (b["target_index"], b["source_index"])
     assert fmnist_test.y[a["source_index"]] != fmnist_test.y[a["target_index"]]  # another class by default
@@ -76,7 +76,7 @@ def test_end_to_end_with_seeded_images_shared_by_compared_ensembles(quick_zoo, q
     assert np.all(np.array(a["distance_after"]) < np.array(a["distance_before"]))
     assert a["method"] == "dverge"
 
-    spec = analysis.get("distill")
+    spec = analyses.get("distill")
     for compared in (results[:1], results):
         fig = spec.figure(compared)
         assert sum(t.type == "image" for t in fig.data) == 2 + 2 * 2 * len(compared)
@@ -86,12 +86,12 @@ def test_end_to_end_with_seeded_images_shared_by_compared_ensembles(quick_zoo, q
 
 
 def test_explicit_images_and_invalid_choices(quick_baseline):
-    result = analysis.run("distill", quick_baseline, dict(target_index=TARGET, source_index=SOURCE, members=[1],
+    result = analyses.run("distill", quick_baseline, dict(target_index=TARGET, source_index=SOURCE, members=[1],
                                                           layers=[5], steps=2))
     assert (result["target_index"], result["source_index"], result["members"], result["layers"]) == (0, 1, [1], [5])
-    with pytest.raises(analysis.AnalysisError, match="layers"):
-        analysis.run("distill", quick_baseline, dict(layers=[6], steps=1))
-    with pytest.raises(analysis.AnalysisError, match="members"):
-        analysis.run("distill", quick_baseline, dict(members=[3], steps=1))
-    with pytest.raises(analysis.AnalysisError, match="target_index"):
-        analysis.run("distill", quick_baseline, dict(target_index=10_000, steps=1))
+    with pytest.raises(analyses.AnalysisError, match="layers"):
+        analyses.run("distill", quick_baseline, dict(layers=[6], steps=1))
+    with pytest.raises(analyses.AnalysisError, match="members"):
+        analyses.run("distill", quick_baseline, dict(members=[3], steps=1))
+    with pytest.raises(analyses.AnalysisError, match="target_index"):
+        analyses.run("distill", quick_baseline, dict(target_index=10_000, steps=1))

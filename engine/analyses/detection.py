@@ -1,0 +1,32 @@
+"""The ``detection`` analysis: ADP 4.5 / Fig. 4; CCE adversarial detectability, Figs. 3-4
+(computation: :mod:`engine.evaluation.detection`)."""
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import Field
+
+from ..data import get_spec
+from ..evaluation import detection as core
+from ..figures import detection as figures
+from . import AnalysisConfig, Context, register_analysis
+
+
+class Config(AnalysisConfig):
+    eps: Optional[float] = Field(None, gt=0, le=1, description="L∞ budget; default: the data set's standard budget")
+    attacks: list[Literal["pgd", "fgsm"]] = Field(["pgd"],
+                                                  description="attacks producing the adversarial inputs")
+    steps: int = Field(20, ge=1, le=1000, description="PGD steps (random start, step ε/5)")
+
+
+@register_analysis("detection", title="Adversarial detection (ROC / AUC)", config=Config,
+                   figure=figures.detection_figure, table=figures.detection_table,
+                   reference="ADP 4.5 / Fig. 4; CCE adversarial detectability, Figs. 3-4")
+def compute(ctx: Context, config: Config) -> dict:
+    eps = config.eps if config.eps is not None else get_spec(ctx.dataset, ctx.data_dir).attack_eps
+    data = ctx.test.subset(config.samples, config.seed)
+    attacks = list(dict.fromkeys(config.attacks))
+    result = core.detection(ctx.ensemble, data.images(), data.y, eps=eps, attacks=attacks, steps=config.steps,
+                       seed=config.seed, device=ctx.device, progress=ctx.report)
+    result.update(eps=eps, samples=len(data), steps=config.steps)
+    return result
