@@ -14,7 +14,7 @@ import streamlit as st
 
 from engine import analyses
 from engine import export, fields
-from engine.data import get_spec
+from engine.data import SPECS, get_spec
 from engine.paths import ensembles_dir
 from engine.zoo import list_ensembles
 
@@ -35,22 +35,15 @@ PAGES = [
 
 MAX_COMPARED = 4
 
-# ε grids the sidebar offers, per data set (images in [0, 1]); the data set's standard
-# budget is always included.
-EPS_GRIDS = {
-    "fashion_mnist": [0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.12, 0.15, 0.2],
-    "mnist": [0.05, 0.1, 0.15, 0.2, 0.25, 0.3],
-    "cifar10": [0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07],
-}
+FALLBACK_EPS_GRID = SPECS["fashion_mnist"].eps_grid  # a folder data set missing on this machine
 
 
 def eps_grid(dataset: str) -> list[float]:
-    grid = EPS_GRIDS.get(dataset, [0.01, 0.02, 0.03, 0.05, 0.1])
+    """The ε values the sidebar offers: the data set's grid (its ``DataSpec``)."""
     try:
-        standard = round(get_spec(dataset).attack_eps, 4)
+        return list(get_spec(dataset).eps_grid)
     except Exception:  # noqa: BLE001 - folder data sets without data on this machine
-        return grid
-    return sorted(set(grid) | {standard})
+        return list(FALLBACK_EPS_GRID)
 
 
 @st.cache_data(ttl=5, show_spinner=False)
@@ -82,7 +75,7 @@ def sidebar() -> None:
                            help="Trained, shipped and imported ensembles of this data set.")
     grid = eps_grid(dataset)
     if st.session_state.get("shared_eps") not in grid:
-        standard = round(get_spec(dataset).attack_eps, 4) if dataset in EPS_GRIDS else grid[len(grid) // 2]
+        standard = round(get_spec(dataset).attack_eps, 4) if dataset in SPECS else grid[len(grid) // 2]
         st.session_state["shared_eps"] = standard if standard in grid else grid[len(grid) // 2]
     st.sidebar.select_slider("ε (L∞, images in [0, 1])", grid, key="shared_eps")
 

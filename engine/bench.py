@@ -201,7 +201,7 @@ def profile_dverge_step(ensemble, method, batch, optimizer, layers: list[int]) -
 # --------------------------------------------------------------------------- eval-transferability
 
 def _reference_transfer_matrix(ensemble: Ensemble, x: torch.Tensor, y: torch.Tensor, *, eps: float, steps: int,
-                               restarts: int, step_size: float) -> dict:
+                               restarts: int, step_size: float, random_start: bool = True) -> dict:
     """DVERGE 4.2 done the reference way, kept only as the benchmark's point of comparison:
     advertorch ``LinfPGDAttack`` per member, one restart at a time, parameters left
     requiring grad (so every step also computes weight gradients), and every target
@@ -213,7 +213,7 @@ def _reference_transfer_matrix(ensemble: Ensemble, x: torch.Tensor, y: torch.Ten
     fooled = torch.zeros(k, k + 1, x.shape[0], dtype=torch.bool)
     for i, source in enumerate(ensemble.members):
         attack = advertorch().LinfPGDAttack(source, loss_fn=torch.nn.CrossEntropyLoss(reduction="sum"), eps=eps,
-                                            nb_iter=steps, eps_iter=step_size, rand_init=True)
+                                            nb_iter=steps, eps_iter=step_size, rand_init=random_start)
         for _ in range(restarts):
             adv = attack.perturb(x, y)
             with torch.no_grad():
@@ -229,7 +229,7 @@ def bench_eval_transferability(arch: str = "lenet5", members: int = 3, samples: 
                                restarts: int = 5, eps: float | None = None, checkpoint: str | None = None,
                                reference: bool = True, device: str = "auto", seed: int = 0,
                                threads: int | None = None, repeats: int = 1, workers: int | None = None,
-                               dataset: str | None = None) -> dict:
+                               dataset: str | None = None, random_start: bool = True) -> dict:
     """Throughput of the DVERGE 4.2 transferability protocol (PGD, step ε/5, ``restarts``
     random starts, per member, every target evaluated) done the engine's way
     (:func:`engine.evaluation.transferability.transfer_matrix`) vs the reference way, and
@@ -238,7 +238,9 @@ def bench_eval_transferability(arch: str = "lenet5", members: int = 3, samples: 
     ensemble of ``arch`` attacks random images labelled by the ensemble's own prediction.
     ``dataset`` overrides the checkpoint's test images (e.g. ``folder:DIR`` offline).
     With ``repeats`` > 1 the two ways alternate and the medians are reported (wall-clock
-    times on a shared machine vary by 10-20% from run to run)."""
+    times on a shared machine vary by 10-20% from run to run). ``random_start=False``
+    makes both ways deterministic (PGD from the clean image), so their matrices must then
+    be equal, not only within sampling noise."""
     from .evaluation.transferability import correct_samples, transfer_matrix
 
     dev = select_device(device)
@@ -271,13 +273,14 @@ def bench_eval_transferability(arch: str = "lenet5", members: int = 3, samples: 
 
     def ours() -> dict:
         return transfer_matrix(ensemble, x, y, eps=eps, steps=steps, restarts=restarts, step_size=default_step_size(eps),
-                               backend="native", device=dev, seed=seed, workers=workers)
+                               backend="native", device=dev, seed=seed, workers=workers, random_start=random_start)
 
     def theirs() -> dict:
         for p in ensemble.parameters():  # the reference way: parameters left requiring grad
             p.requires_grad_(True)
         return _reference_transfer_matrix(ensemble, x.to(dev), y.to(dev), eps=eps, steps=steps,
-                                          restarts=restarts, step_size=default_step_size(eps))
+                                          restarts=restarts, step_size=default_step_size(eps),
+                                          random_start=random_start)
 
     # warm-up of both ways (first-call allocations), not timed
     transfer_matrix(ensemble, x[:8], y[:8], eps=eps, steps=1, restarts=1, backend="native", device=dev)

@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 from ..checkpoint import CheckpointError, content_hash, read_meta
 from ..evaluation import AnalysisError
 from ..evaluation import blackbox as core
+from ..evaluation.protocols import PROTOCOLS
 from ..figures import blackbox as figures
 from . import AnalysisConfig, Context, register_analysis
 
@@ -87,9 +88,9 @@ def resolve_surrogates(config: Config, dataset: str, target_hash: str | None = N
 def compute(ctx: Context, config: Config) -> dict:
     surrogates = resolve_surrogates(config, ctx.dataset, content_hash(ctx.checkpoint))
     data = ctx.test.subset(config.samples, config.seed)
-    steps = config.steps or core.PROTOCOL_STEPS[config.protocol]
+    steps = config.steps or PROTOCOLS[config.protocol].transfer_steps
     result = core.blackbox(ctx.ensemble, data.images(), data.y, surrogates, dataset=ctx.dataset,
-                      eps=config.eps or core.default_eps(ctx.dataset), steps=steps, restarts=config.restarts,
+                      eps=config.eps or core.default_eps(ctx.dataset, ctx.data_dir), steps=steps, restarts=config.restarts,
                       attacks=config.attacks, losses=config.losses, seed=config.seed,
                       batch_size=config.batch_size, device=ctx.device, cache=ctx.cache,
                       progress=lambda done, total: ctx.report(done, total, "black-box transfer"))

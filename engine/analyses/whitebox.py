@@ -9,20 +9,24 @@ from pydantic import Field, field_validator
 from ..attacks.pgd import STEP_RATIO
 from ..data import get_spec
 from ..evaluation import whitebox as core
+from ..evaluation.protocols import PROTOCOLS
 from ..figures import whitebox as figures
 from . import AnalysisConfig, Context, register_analysis
 
 
 class Config(AnalysisConfig):
-    eps: list[float] = Field(list(core.DEFAULT_EPS),
-                             description="L∞ budgets (images in [0, 1]); 0 = clean accuracy, always included")
-    protocol: Literal["quick", "paper"] = Field("quick", description="paper: PGD-50, 5 restarts; quick: PGD-20, 1")
+    eps: Optional[list[float]] = Field(None, description="L∞ budgets (images in [0, 1]; default: the data set's "
+                                       "ε grid); 0 = clean accuracy, always included")
+    protocol: Literal["quick", "paper"] = Field("quick", description="; ".join(
+        f"{p.name}: PGD-{p.pgd_steps}, {p.pgd_restarts} start(s)" for p in PROTOCOLS.values()))
     steps: Optional[int] = Field(None, ge=1, le=1000, description="PGD steps (overrides the protocol)")
     restarts: Optional[int] = Field(None, ge=1, le=20, description="random starts (overrides the protocol)")
 
     @field_validator("eps")
     @classmethod
-    def _grid(cls, eps: list[float]) -> list[float]:
+    def _grid(cls, eps: list[float] | None) -> list[float] | None:
+        if eps is None:
+            return None
         if any(not 0 <= e <= 1 for e in eps):
             raise ValueError("every ε must lie in [0, 1] (images are in [0, 1])")
         return sorted(set(eps) | {0.0})
@@ -32,11 +36,11 @@ class Config(AnalysisConfig):
                    table=figures.whitebox_table, reference="DVERGE 4.3, Fig. 4 (right), appendix C.3 Table 5")
 def compute(ctx: Context, config: Config) -> dict:
     steps, restarts = core.resolve_protocol(config.protocol, config.steps, config.restarts)
-    ensemble = ctx.ensemble
+    spec = get_spec(ctx.dataset, ctx.data_dir)
+    eps = config.eps if config.eps is not None else [0.0, *spec.eps_grid]
     data = ctx.test.subset(config.samples, config.seed)
-    x, y = data.images(), data.y
-    accuracy = core.accuracy_vs_eps(ensemble, x, y, config.eps, steps=steps, restarts=restarts, seed=config.seed,
-                               device=ctx.device, progress=ctx.report)
-    return {"eps": list(config.eps), "accuracy": accuracy, "clean_accuracy": accuracy[0],
+    accuracy = core.accuracy_vs_eps(ctx.ensemble, data.images(), data.y, eps, steps=steps, restarts=restarts,
+                                    seed=config.seed, device=ctx.device, progress=ctx.report)
+    return {"eps": list(eps), "accuracy": accuracy, "clean_accuracy": accuracy[0],
             "samples": len(data), "steps": steps, "restarts": restarts, "step_size": f"ε/{STEP_RATIO}",
-            "protocol": config.protocol, "attack_eps": get_spec(ctx.dataset, ctx.data_dir).attack_eps}
+            "protocol": config.protocol, "attack_eps": spec.attack_eps}

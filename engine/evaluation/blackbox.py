@@ -26,8 +26,8 @@ the attack configuration, the samples and the seed; every later target reuses it
 are stored as float16 perturbations and projected back onto the ε-ball and [0, 1] when
 loaded (rounding error < ε/1000).
 
-Protocols: ``quick`` (CPU-sized: 20 iterations) and ``paper`` (100 iterations); both use
-3 random starts and step ε/5.
+Protocols (:mod:`engine.evaluation.protocols`): ``quick`` (CPU-sized: 20 iterations) and
+``paper`` (100 iterations); both use 3 random starts and step ε/5.
 """
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ from ..attacks.pgd import STEP_RATIO, default_step_size
 from ..attacks.registry import EnsembleLogProbs, enforce_budget, residual_blocks, run_attack
 from ..cache import ResultCache, cache_key, default_cache
 from ..checkpoint import content_hash, load_checkpoint, read_meta
-from ..data import SPECS
+from ..data import get_spec
 from ..ensemble import Ensemble
 from ..zoo import list_ensembles
 from . import AnalysisError
@@ -52,17 +52,13 @@ TRANSFER_ATTACKS: dict[str, tuple[str, dict]] = {
     "sgm": ("sgm", dict(gamma=0.2)),
 }
 LOSSES = ("ce", "cw")
-PROTOCOL_STEPS = {"quick": 20, "paper": 100}
-PAPER_EPS = [0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07]  # CIFAR-10, Table 4
 TRANSFER_SET_VERSION = 1  # bump when transfer-set generation changes
 
 
-def default_eps(dataset: str) -> list[float]:
-    """The ε grid: the paper's for CIFAR-10, else multiples of the data set's attack ε."""
-    if dataset == "cifar10":
-        return list(PAPER_EPS)
-    base = SPECS[dataset].attack_eps if dataset in SPECS else 0.03
-    return [round(base * f, 4) for f in (0.25, 0.5, 1.0, 1.5, 2.0)]
+def default_eps(dataset: str, data_dir: str | None = None) -> list[float]:
+    """The data set's ε grid (:attr:`engine.data.DataSpec.eps_grid`; CIFAR-10: the paper's
+    0.01..0.07 of Table 4)."""
+    return list(get_spec(dataset, data_dir).eps_grid)
 
 
 def find_surrogates(dataset: str, roots=None) -> list[str]:

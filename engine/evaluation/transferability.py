@@ -44,7 +44,7 @@ def transfer_matrix(ensemble: Ensemble, x: torch.Tensor, y: torch.Tensor, *, eps
                     steps: int = 20, restarts: int = 1, step_size: float | None = None,
                     backend: str = "native", batch_size: int = 500, device="cpu", seed: int = 0,
                     progress: Callable[[int, int], None] | None = None, examples: int = 0,
-                    workers: int | None = None) -> dict:
+                    workers: int | None = None, random_start: bool = True) -> dict:
     """Success-rate matrix [K, K] and ensemble column [K] on (x, y), already all-correct.
 
     Restarts run one after the other, each only on the samples some target (or the
@@ -57,6 +57,9 @@ def transfer_matrix(ensemble: Ensemble, x: torch.Tensor, y: torch.Tensor, *, eps
     source, restart), so the result does not depend on chunking or scheduling.
     ``python -m engine bench eval-transferability`` measures all of this against the
     reference way.
+
+    ``random_start=False`` starts every PGD at the clean image (deterministic; what the
+    benchmark's exact agreement check with the reference way uses).
 
     With ``examples`` > 0 the result also holds the first ``examples`` samples' clean
     images, their adversarial versions from every source member (first restart) and every
@@ -75,7 +78,7 @@ def transfer_matrix(ensemble: Ensemble, x: torch.Tensor, y: torch.Tensor, *, eps
     def attack_source(task: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor, tuple | None]:
         i, start = task
         xb, yb = x[start:start + chunk].to(device), y[start:start + chunk].to(device)
-        kwargs = dict(eps=eps, step_size=step_size, steps=steps, restarts=1)
+        kwargs = dict(eps=eps, step_size=step_size, steps=steps, restarts=1, random_start=random_start)
         if backend != "native":  # advertorch draws its random start from the global generator
             torch.manual_seed(seed * 1_000_003 + i * 10_007 + start)
         wrong = torch.zeros(k, xb.shape[0], dtype=torch.bool, device=xb.device)
@@ -88,7 +91,7 @@ def transfer_matrix(ensemble: Ensemble, x: torch.Tensor, y: torch.Tensor, *, eps
             todo = (~(wrong.all(0) & ens_wrong)).nonzero()[:, 0]
             if todo.numel() == 0:
                 break
-            if backend == "native":  # each sample's random start depends on (seed, source, restart) only
+            if backend == "native" and random_start:  # each sample's random start depends on (seed, source, restart) only
                 g = torch.Generator().manual_seed(seed * 1_000_003 + i * 10_007 + r)
                 kwargs["noise"] = torch.rand(x.shape, generator=g)[start:start + chunk][todo.cpu()]
             adv = attack(ensemble.members[i], xb[todo], yb[todo], **kwargs)[0]  # [b, ...]

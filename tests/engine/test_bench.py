@@ -1,17 +1,25 @@
 """``python -m engine bench eval-transferability``: both ways run and give the same matrix."""
 import json
 
+import pytest
+
 from engine.bench import bench_eval_transferability
 from engine.cli import main
 
 
 def test_engine_and_reference_transferability_agree(quick_baseline):
-    r = bench_eval_transferability(checkpoint=str(quick_baseline), samples=40, steps=5, restarts=2, device="cpu")
+    """With PGD started at the clean image both ways are deterministic and compute the same
+    attack (native PGD == advertorch's, tests/engine/attacks/test_pgd.py), so the matrices
+    must match: at most one of the 40 samples may flip in a cell (a gradient sign decided
+    by float rounding), not the ~0.45 that sampling noise of random starts would allow."""
+    r = bench_eval_transferability(checkpoint=str(quick_baseline), samples=40, steps=5, restarts=1, device="cpu",
+                                   random_start=False)
     assert r["samples"] == 40 and len(r["matrix"]) == 3 and len(r["reference_matrix"]) == 3
-    assert r["agree"], (r["matrix"], r["reference_matrix"])
+    assert r["max_abs_difference"] <= 1 / 40 + 1e-9, (r["matrix"], r["reference_matrix"])
+    assert r["agree"]
     diagonal = [r["matrix"][i][i] for i in range(3)]
     assert min(diagonal) > 0.5  # white-box PGD fools the undefended members it attacks
-    assert r["seconds"] > 0 and r["reference_seconds"] > 0 and r["speedup"] > 0
+    assert r["speedup"] == pytest.approx(r["reference_seconds"] / r["seconds"], abs=0.01)
 
 
 def test_cli_prints_json(capsys):
