@@ -272,8 +272,9 @@ def bench_eval_transferability(arch: str = "lenet5", members: int = 3, samples: 
                     "threads": torch.get_num_threads(), "repeats": repeats}
 
     def ours() -> dict:
-        return transfer_matrix(ensemble, x, y, eps=eps, steps=steps, restarts=restarts, step_size=default_step_size(eps),
-                               backend="native", device=dev, seed=seed, workers=workers, random_start=random_start)
+        return transfer_matrix(ensemble, x, y, eps=eps, steps=steps, restarts=restarts,
+                               step_size=default_step_size(eps), backend="native", device=dev, seed=seed,
+                               workers=workers, random_start=random_start)
 
     def theirs() -> dict:
         for p in ensemble.parameters():  # the reference way: parameters left requiring grad

@@ -90,9 +90,10 @@ def compute(ctx: Context, config: Config) -> dict:
     data = ctx.test.subset(config.samples, config.seed)
     steps = config.steps or PROTOCOLS[config.protocol].transfer_steps
     result = core.blackbox(ctx.ensemble, data.images(), data.y, surrogates, dataset=ctx.dataset,
-                      eps=config.eps or core.default_eps(ctx.dataset, ctx.data_dir), steps=steps, restarts=config.restarts,
-                      attacks=config.attacks, losses=config.losses, seed=config.seed,
-                      batch_size=config.batch_size, device=ctx.device, cache=ctx.cache,
-                      progress=lambda done, total: ctx.report(done, total, "black-box transfer"))
+                           eps=config.eps or core.default_eps(ctx.dataset, ctx.data_dir), steps=steps,
+                           restarts=config.restarts,
+                           attacks=config.attacks, losses=config.losses, seed=config.seed,
+                           batch_size=config.batch_size, device=ctx.device, cache=ctx.cache,
+                           progress=lambda done, total: ctx.report(done, total, "black-box transfer"))
     result["protocol"] = config.protocol
     return result

@@ -29,6 +29,6 @@ def compute(ctx: Context, config: Config) -> dict:
     eps = config.eps if config.eps is not None else get_spec(ctx.dataset, ctx.data_dir).attack_eps
     data = ctx.test.subset(config.samples, config.seed)
     result = core.cce_subsets(ensemble, data.images(), data.y, eps=eps, steps=config.steps, step_size=config.step_size,
-                         seed=config.seed, device=ctx.device, progress=ctx.report)
+                              seed=config.seed, device=ctx.device, progress=ctx.report)
     result.update(eps=eps, steps=config.steps, samples=len(data), members=len(ensemble))
     return result

@@ -55,7 +55,7 @@ def compute(ctx: Context, config: Config) -> dict:
     horizontal = core.rademacher_direction(x.shape, config.seed).to(ctx.device)
     offsets = torch.linspace(-config.extent, config.extent, config.resolution)
     grid = core.region_grid(ensemble, x, vertical, horizontal, offsets, config.batch_size,
-                       progress=lambda d, t: ctx.report(d, t, "decision regions"))
+                            progress=lambda d, t: ctx.report(d, t, "decision regions"))
     with attack_mode(ensemble), torch.no_grad():
         logits = ensemble.member_logits(x)
         clean = torch.cat([logits.argmax(-1)[:, 0], logits.softmax(-1).mean(0).argmax(-1)]).cpu().tolist()

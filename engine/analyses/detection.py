@@ -27,6 +27,6 @@ def compute(ctx: Context, config: Config) -> dict:
     data = ctx.test.subset(config.samples, config.seed)
     attacks = list(dict.fromkeys(config.attacks))
     result = core.detection(ctx.ensemble, data.images(), data.y, eps=eps, attacks=attacks, steps=config.steps,
-                       seed=config.seed, device=ctx.device, progress=ctx.report)
+                            seed=config.seed, device=ctx.device, progress=ctx.report)
     result.update(eps=eps, samples=len(data), steps=config.steps)
     return result

@@ -67,8 +67,8 @@ def compute(ctx: Context, config: Config) -> dict:
         clean = ensemble.member_logits(torch.cat([target, source]))
         clean_pred = torch.cat([clean.argmax(-1), clean.softmax(-1).mean(0).argmax(-1)[None]])  # [K+1, 2]
     result = core.distilled_gallery(ensemble, target, source, source_label, members=members, layers=layers, eps=eps,
-                               steps=config.steps, step_size=step_size, momentum=config.momentum,
-                               progress=lambda d, t: ctx.report(d, t, "distilling"))
+                                    steps=config.steps, step_size=step_size, momentum=config.momentum,
+                                    progress=lambda d, t: ctx.report(d, t, "distilling"))
     result.update(target_index=target_index, source_index=source_index, target_label=target_label,
                   source_label=source_label, target_image=test.x[target_index].numpy(),
                   source_image=test.x[source_index].numpy(),  # uint8 [C, H, W]

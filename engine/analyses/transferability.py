@@ -27,7 +27,8 @@ class Config(AnalysisConfig):
                    # numbers twice since version 1; results cached before are not served
                    version=3)
 def compute(ctx: Context, config: Config) -> dict:
-    return dict(classes=list(ctx.test.classes)) | core.transferability(ctx.ensemble, ctx.test, eps=config.eps, samples=config.samples, steps=config.steps,
-                           restarts=config.restarts, step_size=config.step_size, backend=config.backend,
-                           seed=config.seed, device=ctx.device, examples=config.examples,
-                           progress=lambda done, total: ctx.report(done, total, "transferability"))
+    result = core.transferability(ctx.ensemble, ctx.test, eps=config.eps, samples=config.samples, steps=config.steps,
+                                  restarts=config.restarts, step_size=config.step_size, backend=config.backend,
+                                  seed=config.seed, device=ctx.device, examples=config.examples,
+                                  progress=lambda done, total: ctx.report(done, total, "transferability"))
+    return dict(classes=list(ctx.test.classes)) | result

@@ -60,5 +60,5 @@ def run_attack(name: str, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
 
 
 __all__ = ["ATTACKS", "AttackError", "AttackSpec", "EnsembleLogProbs", "UnknownAttack", "cw_margin", "enforce_budget",
-           "get_attack", "input_diversity", "perturbation_size", "raw_attack", "register_attack", "residual_blocks", "run_attack",
-           "skip_gradient"]
+           "get_attack", "input_diversity", "perturbation_size", "raw_attack", "register_attack", "residual_blocks",
+           "run_attack", "skip_gradient"]

@@ -91,7 +91,7 @@ def transfer_matrix(ensemble: Ensemble, x: torch.Tensor, y: torch.Tensor, *, eps
             todo = (~(wrong.all(0) & ens_wrong)).nonzero()[:, 0]
             if todo.numel() == 0:
                 break
-            if backend == "native" and random_start:  # each sample's random start depends on (seed, source, restart) only
+            if backend == "native" and random_start:  # each sample's start depends on (seed, source, restart) only
                 g = torch.Generator().manual_seed(seed * 1_000_003 + i * 10_007 + r)
                 kwargs["noise"] = torch.rand(x.shape, generator=g)[start:start + chunk][todo.cpu()]
             adv = attack(ensemble.members[i], xb[todo], yb[todo], **kwargs)[0]  # [b, ...]

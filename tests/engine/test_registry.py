@@ -65,7 +65,8 @@ def test_a_family_validates_and_builds_names_by_pattern():
     assert reg.get("even10") == "built even10" and "even10" in reg and "even3" not in reg
     assert reg.names() == ["plain", "even2", "even4"]
     assert reg.check("even4") == "even4"
-    with pytest.raises(UnknownName, match=r"^unknown widget 'even3'; choose from: plain, even<2n> \(even2, even4, \.\.\.\)$"):
+    with pytest.raises(UnknownName, match=r"^unknown widget 'even3'; choose from: plain, "
+                                          r"even<2n> \(even2, even4, \.\.\.\)$"):
         reg.get("even3")
 
 

@@ -31,7 +31,8 @@ def test_history_records_accuracy_and_transferability_every_epoch(tmp_path):
     with torch.no_grad():
         probs = torch.stack([m.eval()(subset.images()).softmax(-1) for m in ensemble.members])
     last = meta["history"][-1]
-    assert last["ensemble_clean_accuracy"] == pytest.approx(float((probs.mean(0).argmax(-1) == subset.y).float().mean()))
+    ensemble_correct = probs.mean(0).argmax(-1) == subset.y
+    assert last["ensemble_clean_accuracy"] == pytest.approx(float(ensemble_correct.float().mean()))
     assert last["member_clean_accuracy"] == pytest.approx([float((p.argmax(-1) == subset.y).float().mean())
                                                            for p in probs])
     batches = [p for p in seen if p.history is None]
