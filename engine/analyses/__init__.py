@@ -138,6 +138,12 @@ class Context:
             raise AnalysisError(f"data set {self.dataset} has no test images")
         return test
 
+    def member_pairs(self, what: str):
+        """The ensemble, for an analysis of member pairs (``what``): at least two members."""
+        if len(self.ensemble) < 2:
+            raise AnalysisError(f"{what} need an ensemble of at least two members")
+        return self.ensemble
+
     def report(self, done: int, total: int, what: str = "") -> None:
         if self.progress is not None:
             self.progress(done, total, what)

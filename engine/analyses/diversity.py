@@ -15,8 +15,7 @@ from . import AnalysisConfig, Context, register_analysis
 
 class Config(AnalysisConfig):
     samples: int = Field(200, ge=1, le=10000, description="test images all members classify correctly (paper: 1000)")
-    metrics: list[core.MetricName] = Field(list(core.METRICS), min_length=1,
-                                      description="metrics to compute")
+    metrics: list[core.MetricName] = Field(list(core.METRICS), min_length=1, description="metrics to compute")
     eps: Optional[float] = Field(None, gt=0, le=1, description="distillation ε of Eq. 2 (default: the data set's "
                                  "training ε, 0.07 on CIFAR-10)")
     steps: int = Field(10, ge=1, le=1000, description="distillation PGD steps (paper: 10, step ε/10)")
@@ -27,9 +26,7 @@ class Config(AnalysisConfig):
                    figure=figures.diversity_figure, table=figures.diversity_table,
                    reference="DVERGE Eq. 2 / 4.2, ADP Eq. 3, GAL, SMD Eq. 2")
 def compute(ctx: Context, config: Config) -> dict:
-    ensemble = ctx.ensemble
-    if len(ensemble) < 2:
-        raise ValueError("diversity needs an ensemble of at least two members")
+    ensemble = ctx.member_pairs("diversity metrics")
     eps = config.eps if config.eps is not None else get_spec(ctx.dataset, ctx.data_dir).distill_eps
     x, y = correct_samples(ensemble, ctx.test, config.samples, config.seed, ctx.device)
     if len(y) == 0:
