@@ -23,7 +23,3 @@ def select_device(name: str | torch.device = "auto") -> torch.device:
                           "use --device auto or cpu")
     return torch.device(name)
 
-
-def gpu_count() -> int:
-    """Visible CUDA devices (0 without CUDA)."""
-    return torch.cuda.device_count() if torch.cuda.is_available() else 0

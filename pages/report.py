@@ -26,7 +26,8 @@ samples = c1.number_input("Test samples per analysis", 20, 2000, 500, step=50,
                           help="Fewer is faster; the verdicts of close orderings may change with few samples.")
 eps = c2.number_input("Report ε", 0.001, 1.0, float(get_spec(dataset).attack_eps), step=0.01, format="%.3f",
                       help="Default: the data set's standard L∞ attack budget.")
-protocol = c3.selectbox("Attack protocol", list(rep.PROTOCOLS), help="quick: PGD-20, 1 start; paper: PGD-50, 5")
+protocol = c3.selectbox("Attack protocol", list(rep.PROTOCOLS),
+                        help="; ".join(f"{p.name}: {p.describe()}" for p in rep.PROTOCOLS.values()))
 settings = (int(samples), round(float(eps), 6), protocol, tuple(e["path"] for e in shipped))
 
 if st.button("Compute report" if st.session_state.get("report_settings") != settings else "Recompute report",

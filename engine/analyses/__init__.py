@@ -90,7 +90,6 @@ def register_analysis(name: str, *, title: str, config: type[AnalysisConfig], fi
 get = ANALYSES.get
 #: ``names()``: every analysis, in CLI/app order.
 names = ANALYSES.names
-available = ANALYSES.names  # the name the CLI and report used before the registry
 
 
 @dataclass

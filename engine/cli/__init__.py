@@ -39,15 +39,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ..analysis import AnalysisError
     from ..checkpoint import CheckpointError
     from ..data import DataNotFoundError
+    from ..device import DeviceError
+    from ..evaluation import AnalysisError
+    from ..registry import UnknownName
     from ..train import TrainingError
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (CLIError, CheckpointError, DataNotFoundError, TrainingError, AnalysisError) as exc:
+    except (CLIError, CheckpointError, DataNotFoundError, DeviceError, TrainingError, AnalysisError,
+            UnknownName) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # disk full, permission denied, a path that is a file: no traceback

@@ -41,20 +41,20 @@ def _analysis_progress(quiet: bool):
 
 
 def _run_analyses(args) -> tuple:
-    from .. import analysis as registry
+    from .. import analyses
     from ..cache import ResultCache
 
-    analysis = registry.get(args.analysis_name)
+    analysis = analyses.get(args.analysis_name)
     config = _config_from_args(analysis, args)
     cache = ResultCache(args.cache_dir) if args.cache_dir else None
     progress, close = _analysis_progress(args.quiet)
     results = []
     try:
         for checkpoint in args.checkpoints:
-            result = registry.run(analysis.name, checkpoint, config, device=args.device, data_dir=args.data_dir,
+            result = analyses.run(analysis.name, checkpoint, config, device=args.device, data_dir=args.data_dir,
                                   progress=progress, cache=cache)
-            results.append((registry.label(checkpoint), dict(result, checkpoint=str(Path(checkpoint).resolve()))))
-    except registry.AnalysisError as exc:
+            results.append((analyses.label(checkpoint), dict(result, checkpoint=str(Path(checkpoint).resolve()))))
+    except analyses.AnalysisError as exc:
         raise CLIError(str(exc)) from None
     finally:
         close()
@@ -157,15 +157,15 @@ def cmd_export(args) -> int:
 
 
 def add_parsers(sub) -> None:
-    from .. import analysis as registry
+    from .. import analyses
     from ..export import FORMATS
 
     ev = sub.add_parser("eval", help="run an analysis on one or more checkpoints (cached)")
     evsub = ev.add_subparsers(dest="evaluation", required=True)
     ex = sub.add_parser("export", help="export an analysis' figure (png/svg/pdf/html) or data (csv/json)")
     exsub = ex.add_subparsers(dest="figure", required=True)
-    for name in registry.available():
-        analysis = registry.get(name)
+    for name in analyses.names():
+        analysis = analyses.get(name)
         for parent, func in ((evsub, cmd_eval), (exsub, cmd_export)):
             p = parent.add_parser(name, help=f"{analysis.title} ({analysis.reference})" if analysis.reference
                                   else analysis.title)

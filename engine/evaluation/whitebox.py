@@ -16,13 +16,8 @@ from __future__ import annotations
 import torch
 
 from ..attacks.pgd import default_step_size, pgd
-from ..data import SPECS
 from ..ensemble import Ensemble, attack_mode
 from .protocols import PROTOCOLS
-
-#: Until the report (being split into a package) reads ``DataSpec.eps_grid``: the grid it
-#: uses for 28x28 grey data sets.
-DEFAULT_EPS = [0.0, *SPECS["fashion_mnist"].eps_grid]
 
 
 def robust_mask(ensemble: Ensemble, x: torch.Tensor, y: torch.Tensor, *, eps: float, steps: int = 20,

@@ -1,7 +1,7 @@
 """The reproduction report: our zoo's measurements beside the papers' claims, with a verdict.
 
 For a set of ensembles (by default the shipped zoo in ``checkpoints/``), the report runs the
-analyses through :func:`engine.analysis.run` (so it reuses, and fills, the same cache as the
+analyses through :func:`engine.analyses.run` (so it reuses, and fills, the same cache as the
 app and ``python -m engine eval``), derives one number per ensemble and quantity (clean
 accuracy, within-ensemble transferability, white-box and black-box accuracy at the report ε
 and over the ε grid, each paper's diversity metric), and checks every claim of
@@ -23,14 +23,14 @@ The package: :mod:`~engine.report.verdicts` (pure: a claim and our numbers -> a 
 """
 from __future__ import annotations
 
-from .build import (PROTOCOLS, Entry, Progress, Report, ReportError, Section, analysis_configs, build_report,
+from .build import (PROTOCOLS, Entry, ProgressCallback, Report, ReportError, Section, analysis_configs, build_report,
                     entries_from, method_key, quantities)
 from .render import ROW_COLUMNS, VERDICT_COLORS, report_html, write_report
 from .verdicts import (DATASET_NAMES, NOT_COMPARABLE_DATA, NOT_COMPARABLE_PROTOCOL, NOT_EVALUATED, NOT_REPRODUCED,
                        REPRODUCED, VERDICTS, Row, check_claim, check_numbers, check_ordering, numeric_verdict)
 
 __all__ = ["DATASET_NAMES", "NOT_COMPARABLE_DATA", "NOT_COMPARABLE_PROTOCOL", "NOT_EVALUATED", "NOT_REPRODUCED",
-           "PROTOCOLS", "REPRODUCED", "ROW_COLUMNS", "VERDICTS", "VERDICT_COLORS", "Entry", "Progress", "Report",
+           "PROTOCOLS", "REPRODUCED", "ROW_COLUMNS", "VERDICTS", "VERDICT_COLORS", "Entry", "ProgressCallback", "Report",
            "ReportError", "Row", "Section", "analysis_configs", "build_report", "check_claim", "check_numbers",
            "check_ordering", "entries_from", "method_key", "numeric_verdict", "quantities", "report_html",
            "write_report"]

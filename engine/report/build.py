@@ -8,13 +8,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from ..attacks.pgd import STEP_RATIO
+from ..data import get_spec
+from ..evaluation.protocols import PROTOCOLS
 from ..paper_claims import TABLES
 from .verdicts import VERDICTS, Row, check_claim
 
-#: protocol -> (PGD steps, random restarts) of the transfer attacks; white-box uses its own.
-PROTOCOLS = {"quick": (20, 1), "paper": (50, 5)}
-
-Progress = Callable[[int, int, str], None]
+ProgressCallback = Callable[[int, int, str], None]  # (done, total, what), as engine.analyses
 
 
 class ReportError(ValueError):
@@ -143,13 +143,11 @@ def entries_from(checkpoints: dict[str, str | Path] | None) -> list[Entry]:
 
 def analysis_configs(dataset: str, eps: float, samples: int, protocol: str, surrogates: list[Entry]) -> dict:
     """{analysis name: config} the report runs on every compared ensemble."""
-    from ..evaluation.whitebox import DEFAULT_EPS
-
-    steps, restarts = PROTOCOLS[protocol]
-    grid = sorted(set(DEFAULT_EPS) | {0.0, eps}) if dataset in ("fashion_mnist", "mnist") else \
-        sorted({0.0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, eps})
+    chosen = PROTOCOLS[protocol]
+    grid = sorted({0.0, eps, *get_spec(dataset).eps_grid})
     configs = {
-        "transferability": {"eps": eps, "samples": samples, "steps": steps, "restarts": restarts},
+        "transferability": {"eps": eps, "samples": samples, "steps": chosen.pgd_steps,
+                            "restarts": chosen.pgd_restarts},
         "whitebox": {"eps": grid, "samples": samples, "protocol": protocol},
         "diversity": {"samples": min(samples, 200)},
     }
@@ -162,13 +160,11 @@ def analysis_configs(dataset: str, eps: float, samples: int, protocol: str, surr
 def _blackbox_config(dataset: str, eps: float, samples: int, protocol: str, surrogates: list[Entry]) -> dict | None:
     """The black-box analysis' config: the given hold-out surrogates, its own ε grid for the
     data set (plus the report ε). None when the analysis or surrogates are missing."""
-    from .. import analysis as registry
+    from .. import analyses
 
-    if "blackbox" not in registry.available() or not surrogates:
+    if "blackbox" not in analyses.names() or not surrogates:
         return None
-    from ..evaluation.blackbox import default_eps
-
-    grid = default_eps(dataset)
+    grid = list(get_spec(dataset).eps_grid)
     config = {"samples": samples, "protocol": protocol, "surrogates": [s.path for s in surrogates]}
     if not any(math.isclose(e, eps) for e in grid):
         config["eps"] = sorted(set(grid) | {eps})
@@ -179,11 +175,11 @@ def _blackbox_config(dataset: str, eps: float, samples: int, protocol: str, surr
 
 
 def build_report(checkpoints: dict[str, str | Path] | None = None, *, eps: float | None = None, samples: int = 500,
-                 protocol: str = "quick", progress: Progress | None = None, device: str = "auto",
+                 protocol: str = "quick", progress: ProgressCallback | None = None, device: str = "auto",
                  cache=None) -> Report:
     """Compute (through the cached analyses) and assemble the report. ``eps``: the report
     ε (default: the data set's standard attack budget)."""
-    from .. import analysis as registry
+    from .. import analyses
     from ..data import get_spec
 
     if protocol not in PROTOCOLS:
@@ -214,8 +210,8 @@ def build_report(checkpoints: dict[str, str | Path] | None = None, *, eps: float
         if name in errors:
             continue
         try:
-            r = registry.run(name, entry.path, configs[name], device=device, progress=inner, cache=cache)
-        except (registry.AnalysisError, ValueError, RuntimeError) as exc:
+            r = analyses.run(name, entry.path, configs[name], device=device, progress=inner, cache=cache)
+        except (analyses.AnalysisError, ValueError, RuntimeError) as exc:
             errors[name] = f"{name} failed on {entry.name}: {exc}"
             continue
         results[name].append((entry.name, r))
@@ -229,8 +225,8 @@ def build_report(checkpoints: dict[str, str | Path] | None = None, *, eps: float
 
     sections = [_section(key, per_method, results, compared, dataset, eps, errors, configs) for key in TABLES]
     meta = {"dataset": dataset, "eps": eps, "samples": samples, "protocol": protocol,
-            "transfer_attack": {"steps": PROTOCOLS[protocol][0], "restarts": PROTOCOLS[protocol][1],
-                                "step_size": "ε/5"},
+            "transfer_attack": {"steps": PROTOCOLS[protocol].pgd_steps, "restarts": PROTOCOLS[protocol].pgd_restarts,
+                                "step_size": f"ε/{STEP_RATIO}"},
             "ensembles": [asdict(e) for e in entries], "configs": configs,
             "created": time.strftime("%Y-%m-%d %H:%M:%S"), "seconds": round(time.time() - started, 1)}
     report = Report(sections, meta)
@@ -279,11 +275,11 @@ def _section(key, per_method, results, compared, dataset, eps, errors, configs) 
 def _figures(key: str, results: list[tuple[str, dict]]) -> list[tuple[str, object]]:
     """The analyses' own figure builders over the report's ensembles (at most 4 side by
     side per figure for the per-ensemble heatmaps)."""
-    from .. import analysis as registry
+    from .. import analyses
 
     if not results or key == "clean_accuracy":
         return _clean_figure(results) if results else []
-    analysis = registry.get(_SECTION_ANALYSIS[key])
+    analysis = analyses.get(_SECTION_ANALYSIS[key])
     if key == "transferability":
         chunks = [results[i:i + 4] for i in range(0, len(results), 4)]
         return [(f"{analysis.title} ({i + 1}/{len(chunks)})", analysis.figure(c)) for i, c in enumerate(chunks)]

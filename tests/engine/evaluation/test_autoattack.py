@@ -1,7 +1,7 @@
 """AutoAttack and adaptive analyses: the cache key covers every attack parameter."""
 import pytest
 
-from engine import analysis
+from engine import analyses
 from engine.attacks import autoattack as aa
 from engine.cache import ResultCache
 from tests.conftest import REPO
@@ -18,33 +18,33 @@ CHANGES = {
 
 @pytest.mark.parametrize("name", sorted(CHANGES))
 def test_every_config_field_changes_the_cache_key(name):
-    entry = analysis.get(name)
+    entry = analyses.get(name)
     assert set(CHANGES[name]) == set(entry.config.model_fields), "a new field needs a row in CHANGES"
-    base, _ = analysis.request_key(entry, CKPT, entry.config())
+    base, _ = analyses.request_key(entry, CKPT, entry.config())
     keys = {base}
     for field, value in CHANGES[name].items():
-        key, _ = analysis.request_key(entry, CKPT, entry.config(**{field: value}))
+        key, _ = analyses.request_key(entry, CKPT, entry.config(**{field: value}))
         assert key not in keys, f"changing {field} left the cache key unchanged"
         keys.add(key)
 
 
 @pytest.mark.parametrize("version", ["standard", "quick"])
 def test_every_component_parameter_changes_the_autoattack_cache_key(monkeypatch, version):
-    entry = analysis.get("autoattack")
+    entry = analyses.get("autoattack")
     config = entry.config(quick=version == "quick")
-    base, _ = analysis.request_key(entry, CKPT, config)
+    base, _ = analyses.request_key(entry, CKPT, config)
     for component, params in aa.PROTOCOLS[version].items():
         for param, value in params.items():
             changed = {c: dict(p) for c, p in aa.PROTOCOLS.items()}
             changed[version][component][param] = value * 2 + 1
             monkeypatch.setattr(aa, "PROTOCOLS", changed)
-            key, _ = analysis.request_key(entry, CKPT, config)
+            key, _ = analyses.request_key(entry, CKPT, config)
             assert key != base, f"{component}.{param} is not in the cache key"
             monkeypatch.undo()
 
 
 def test_quick_results_are_labelled(tmp_path):
-    result = analysis.run("autoattack", CKPT, {"samples": 4, "quick": True, "eps": 0.0},
+    result = analyses.run("autoattack", CKPT, {"samples": 4, "quick": True, "eps": 0.0},
                           cache=ResultCache(tmp_path))
     assert result["version"] == "quick" and "AutoAttack quick" in result["protocol"]
     assert result["robust_accuracy"] == result["clean_accuracy"]  # ε = 0: nothing to attack
