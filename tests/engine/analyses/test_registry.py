@@ -16,8 +16,8 @@ REQUIRED = {"transferability": {"eps": 0.1}}
 
 
 def test_the_cli_and_app_order_is_kept():
-    assert analyses.names()[:10] == ["transferability", "whitebox", "blackbox", "diversity", "distill",
-                                     "decision-region", "saliency", "detection", "cce-subsets", "history"]
+    assert analyses.names()[:12] == ["transferability", "whitebox", "autoattack", "adaptive", "blackbox", "diversity",
+                                     "distill", "decision-region", "saliency", "detection", "cce-subsets", "history"]
 
 
 @pytest.mark.parametrize("name", ANALYSES.names())
