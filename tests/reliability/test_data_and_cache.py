@@ -195,34 +195,34 @@ def test_replaced_folder_images_are_recomputed(tmp_path, baseline, fmnist_images
     """Same names, count and modification times, other pixels: a new cache key."""
     import os
 
-    from engine import analysis
+    from engine import analyses
     from engine.cache import ResultCache
 
     images, labels = fmnist_images
     root = _folder(tmp_path / "imgs", images[:20], labels[:20])
     config = {"eps": 0.1, "samples": 4, "steps": 1, "dataset": f"folder:{root}"}
     cache = ResultCache(tmp_path / "cache")
-    first = analysis.run("transferability", baseline, config, device="cpu", cache=cache)
+    first = analyses.run("transferability", baseline, config, device="cpu", cache=cache)
     stamps = {p: p.stat().st_mtime_ns for p in root.rglob("*.png")}
     _folder(tmp_path / "imgs", images[20:40], labels[:20])  # other images under the same names
     for p, ns in stamps.items():
         os.utime(p, ns=(ns, ns))
-    second = analysis.run("transferability", baseline, config, device="cpu", cache=cache)
+    second = analyses.run("transferability", baseline, config, device="cpu", cache=cache)
     assert (cache.hits, cache.misses) == (0, 2)
     assert first["ensemble_clean_accuracy"] != second["ensemble_clean_accuracy"] or \
         first["member_clean_accuracy"] != second["member_clean_accuracy"]
-    analysis.run("transferability", baseline, config, device="cpu", cache=cache)
+    analyses.run("transferability", baseline, config, device="cpu", cache=cache)
     assert (cache.hits, cache.misses) == (1, 2)
 
 
 def test_the_analysis_version_is_part_of_the_key(baseline, monkeypatch):
     import dataclasses
 
-    from engine import analysis
+    from engine import analyses
 
-    spec = analysis.get("transferability")
-    config = analysis.parse_config(spec, {"eps": 0.1})
-    key, _ = analysis.request_key(spec, baseline, config)
+    spec = analyses.get("transferability")
+    config = analyses.parse_config(spec, {"eps": 0.1})
+    key, _ = analyses.request_key(spec, baseline, config)
     assert spec.version >= 3
     bumped = dataclasses.replace(spec, version=spec.version + 1)
-    assert analysis.request_key(bumped, baseline, config)[0] != key
+    assert analyses.request_key(bumped, baseline, config)[0] != key
