@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .checkpoint import atomic_write_json
 from .config import TrainConfig
 from .jobs import Executor, Job, JobError, build_config, history
-from .zoo import user_data_dir
+from .paths import home_dir as user_data_dir
 
 #: training fields a grid or fixed value may set (method/preset/seed have their own flags)
 TRAIN_FIELDS = tuple(k for k in TrainConfig.model_fields if k not in ("method", "preset", "seed", "method_params"))
@@ -299,11 +299,11 @@ def _scalars(result: dict, skip: set[str]) -> dict[str, float]:
 def analysis_config(name: str, given: dict | None, dataset: str) -> dict:
     """The analysis config a sweep uses: what was given, plus the data set's standard ε
     when the analysis needs an ``eps`` and none was given."""
-    from . import analysis as registry
+    from . import analyses
     from .data import get_spec
 
     config = dict(given or {})
-    fields = registry.get(name).config.model_fields
+    fields = analyses.get(name).config.model_fields
     if "eps" in fields and "eps" not in config:
         config["eps"] = get_spec(dataset).attack_eps
     return config
@@ -313,7 +313,7 @@ def evaluate(record: dict, executor: Executor, *, analysis: str | None = None, c
              device: str = "auto", cache=None, progress: Callable[[int, int, str], None] | None = None) -> list[dict]:
     """One row per finished trial: its method, seed, grid point and metrics (the last
     epoch's history metrics, plus the analysis' scalar results, cached)."""
-    from . import analysis as registry
+    from . import analyses
 
     rows = []
     pairs = trial_jobs(record, executor)
@@ -330,10 +330,10 @@ def evaluate(record: dict, executor: Executor, *, analysis: str | None = None, c
                 if progress:
                     progress(index - 1, len(pairs), f"{analysis} on {Path(entry['out']).name}")
                 try:
-                    result = registry.run(analysis, entry["out"], settings, device=device, cache=cache)
-                except registry.AnalysisError as exc:
+                    result = analyses.run(analysis, entry["out"], settings, device=device, cache=cache)
+                except analyses.AnalysisError as exc:
                     raise SweepError(str(exc)) from None
-                skip = set(registry.get(analysis).config.model_fields) | {"clean_samples", "samples"}
+                skip = set(analyses.get(analysis).config.model_fields) | {"clean_samples", "samples"}
                 row["metrics"].update({f"{analysis}.{k}": v for k, v in _scalars(result, skip).items()})
         rows.append(row)
     if progress:

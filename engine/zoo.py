@@ -14,7 +14,6 @@ from pathlib import Path
 from .checkpoint import META, CheckpointError, import_checkpoint, load_checkpoint, read_meta
 from .paths import SHIPPED
 from .paths import ensembles_dir as user_ensembles_dir
-from .paths import home_dir as user_data_dir
 
 
 def list_ensembles(roots: list[Path] | None = None) -> list[dict]:

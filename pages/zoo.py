@@ -7,7 +7,8 @@ import streamlit as st
 
 from app import ui
 from engine.checkpoint import CheckpointError, read_meta
-from engine.zoo import delete_ensemble, install_upload, list_ensembles, user_data_dir
+from engine.paths import ensembles_dir
+from engine.zoo import delete_ensemble, install_upload, list_ensembles
 
 st.title("Model zoo")
 ensembles = list_ensembles()
@@ -26,13 +27,13 @@ for i, e in enumerate(e for e in ensembles if "error" in e):
 if not good:
     st.info("No ensembles yet. Start one on the **Train** page (one click trains a 3-member DVERGE ensemble), "
             "upload or import one below, or train one from a terminal, e.g.\n\n"
-            f"`python -m engine train --preset quick --method dverge --members 3 --out {user_data_dir() / 'ensembles' / 'dverge'}`\n\n"
+            f"`python -m engine train --preset quick --method dverge --members 3 --out {ensembles_dir() / 'dverge'}`\n\n"
             "and it appears here.")
 else:
     rows = [{k: e.get(k) for k in ("name", "method", "dataset", "arch", "members", "epoch", "accuracy",
                                     "transferability", "shipped")} for e in good]
     st.dataframe(rows, hide_index=True, width="stretch")
-    st.caption(f"Shipped ensembles come with the product; yours live in `{user_data_dir() / 'ensembles'}`. "
+    st.caption(f"Shipped ensembles come with the product; yours live in `{ensembles_dir()}`. "
                "Pick the ones to compare in the sidebar.")
 
     by_path = {e["path"]: e for e in good}

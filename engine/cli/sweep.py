@@ -74,9 +74,9 @@ def cmd_sweep(args) -> int:
                                seeds=sweep.parse_seeds(args.seeds), grid=sweep.parse_grid(args.param),
                                preset=None if args.preset == "none" else args.preset, fixed=fixed, name=args.name)
         if args.analysis:
-            from .. import analysis as registry
+            from .. import analyses
 
-            registry.get(args.analysis)
+            analyses.get(args.analysis)
         executor = executor_from_args(args, max_jobs=args.max_jobs)
         trials = sweep.expand(spec)
         say(f"sweep {spec.sweep_name()}: {len(trials)} trials on the {executor.name} executor")

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..atomic import atomic_write_json
 from ..config import TrainConfig
-from ..zoo import user_data_dir
+from ..paths import home_dir as user_data_dir
 
 STATES = ("queued", "running", "done", "failed", "cancelled")
 ACTIVE = ("queued", "running")
