@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 from .common import _emit, _nan_to_none
 
@@ -31,6 +32,20 @@ def cmd_bench_transferability(args) -> int:
                                         threads=args.threads, repeats=args.repeats, workers=args.workers,
                                         dataset=args.dataset)
     print(json.dumps(_nan_to_none(result)))
+    return 0
+
+
+def cmd_bench_analyses(args) -> int:
+    from ..bench_analyses import bench_analyses, table
+
+    names = [n.strip() for n in args.analyses.split(",") if n.strip()] if args.analyses else None
+    try:
+        result = bench_analyses(samples=args.samples, names=names, report=not args.no_report,
+                                checkpoint=args.checkpoint, threads=args.threads, timeout=args.timeout)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    _emit(result, args.json, lambda r: print(table(r)))
     return 0
 
 
@@ -66,3 +81,13 @@ def add_parsers(sub) -> None:
     et.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     et.add_argument("--json", action="store_true", help="(always JSON)")
     et.set_defaults(func=cmd_bench_transferability)
+    ba = bsub.add_parser("analyses", help="every analysis (and the report) on the shipped zoo, quick protocol: cold "
+                         "and cached time, peak memory, counted forward/backward passes")
+    ba.add_argument("--samples", type=int, default=100, help="test images per analysis (default 100)")
+    ba.add_argument("--analyses", help="comma-separated subset (default: all registered; 'report' for the report)")
+    ba.add_argument("--no-report", action="store_true", help="skip the full reproduction report")
+    ba.add_argument("--checkpoint", help="run every analysis on this checkpoint (default: the shipped zoo's)")
+    ba.add_argument("--threads", type=int, help="torch CPU threads in each child (default: torch's)")
+    ba.add_argument("--timeout", type=float, help="seconds allowed per analysis (default: none)")
+    ba.add_argument("--json", action="store_true")
+    ba.set_defaults(func=cmd_bench_analyses)
