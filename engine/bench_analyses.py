@@ -95,7 +95,7 @@ def _rss_mb() -> float:
 def quick_config(name: str, checkpoint: str, samples: int) -> dict:
     """The request the bench times: the report's configuration where the report runs the
     analysis (quick protocol), else the analysis' defaults, with ``samples`` test images."""
-    from . import analysis as registry
+    from . import analyses as registry
     from .checkpoint import read_meta
     from .data import get_spec
     from .report import Entry, analysis_configs
@@ -119,7 +119,7 @@ def quick_config(name: str, checkpoint: str, samples: int) -> dict:
 
 def measure_analysis(name: str, checkpoint: str, config: dict, cache_dir: str) -> dict:
     """Cold and warm time, peak memory and pass counts of one request (in this process)."""
-    from . import analysis as registry
+    from . import analyses as registry
     from .cache import ResultCache
 
     cache = ResultCache(cache_dir)
@@ -184,14 +184,14 @@ def _child(args: list[str]) -> int:
 def bench_analyses(samples: int = 100, names: list[str] | None = None, report: bool = True,
                    checkpoint: str | None = None, threads: int | None = None, timeout: float | None = None) -> dict:
     """One fresh child process per analysis (and the report), each into an empty cache."""
-    from . import analysis as registry
+    from . import analyses as registry
     from .bench import _machine
     from .zoo import SHIPPED
 
-    unknown = [n for n in names or [] if n not in registry.available() and n != "report"]
+    unknown = [n for n in names or [] if n not in registry.names() and n != "report"]
     if unknown:
-        raise ValueError(f"unknown analyses {', '.join(unknown)}; choose from {', '.join(registry.available())}, report")
-    jobs = [n for n in names or registry.available() if n != "report"]
+        raise ValueError(f"unknown analyses {', '.join(unknown)}; choose from {', '.join(registry.names())}, report")
+    jobs = [n for n in names or registry.names() if n != "report"]
     if (names is None and report) or "report" in (names or []):
         jobs.append("report")
     repo = str(Path(__file__).resolve().parents[1])
