@@ -1,15 +1,13 @@
 """Background training jobs: real worker processes, a persistent store, bounded
 concurrency, cancel, detection of a killed worker and resume from its last saved epoch."""
-import json
 import os
 import signal
 import time
 
 import pytest
 
-from engine import cli, jobs
+from engine import jobs
 from engine.checkpoint import load_checkpoint, read_meta
-from engine.config import make_config
 
 
 @pytest.fixture
@@ -120,20 +118,3 @@ def test_an_invalid_config_is_rejected_before_anything_is_queued(store):
     assert store.list() == [] and not store.ensembles.exists()
     with pytest.raises(jobs.JobError, match="not a job id"):
         store.get("../../etc")
-
-
-def test_the_cli_submits_lists_and_cancels_jobs(store, monkeypatch, capsys):
-    monkeypatch.setenv(jobs.MAX_JOBS_ENV, "0")  # a paused queue: nothing starts
-    assert cli.main(["jobs", "submit", "--method", "dverge", "--json"]) == 0
-    submitted = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert submitted["state"] == "queued" and submitted["method"] == "dverge"
-    assert store.get(submitted["id"]).config == make_config("dverge", "quick").model_dump()
-
-    assert cli.main(["jobs", "list", "--json"]) == 0
-    listed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["jobs"]
-    assert [(r["id"], r["state"]) for r in listed] == [(submitted["id"], "queued")]
-
-    assert cli.main(["jobs", "cancel", submitted["id"], "--json"]) == 0
-    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["state"] == "cancelled"
-    assert cli.main(["jobs", "submit", "--method", "dverge", "--members", "0"]) == 2
-    assert "members" in capsys.readouterr().err
