@@ -25,7 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..cache import ResultCache, cache_key, default_cache
 from ..checkpoint import content_hash, load_checkpoint, read_meta
-from ..data import SPECS, DataError, adapt_channels, fingerprint, load_split, validate_name
+from ..data import (SPECS, DataError, DataSpec, adapt_channels, fingerprint, get_spec, load_split,
+                    validate_name)
 from ..device import select_device
 from ..evaluation import AnalysisError
 from ..registry import Registry, UnknownName
@@ -66,8 +67,8 @@ class UnknownAnalysis(UnknownName, AnalysisError):
 #: of the package is imported after these.
 ANALYSES: Registry[Analysis] = Registry(
     "analysis", modules=tuple(f"engine.analyses.{m}" for m in (
-        "transferability", "whitebox", "autoattack", "adaptive", "blackbox", "diversity", "distill", "decision_region", "saliency",
-        "detection", "cce_subsets", "history")),
+        "transferability", "whitebox", "autoattack", "adaptive", "blackbox", "diversity", "distill", "decision_region",
+        "saliency", "detection", "cce_subsets", "history")),
     package="engine.analyses", error=UnknownAnalysis)
 
 
@@ -136,6 +137,16 @@ class Context:
         if len(test) == 0:
             raise AnalysisError(f"data set {self.dataset} has no test images")
         return test
+
+    @cached_property
+    def spec(self) -> DataSpec:
+        """The evaluated data set's spec (its budgets and ε grid)."""
+        return get_spec(self.dataset, self.data_dir)
+
+    def budget(self, eps: float | None, default: str = "attack_eps") -> float:
+        """``eps`` when the request gives one, else the data set's budget ``default``
+        (``attack_eps`` or ``distill_eps``)."""
+        return eps if eps is not None else getattr(self.spec, default)
 
     def member_pairs(self, what: str):
         """The ensemble, for an analysis of member pairs (``what``): at least two members."""

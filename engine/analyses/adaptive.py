@@ -7,7 +7,6 @@ from typing import Optional
 from pydantic import Field
 
 from ..attacks.autoattack import PROTOCOLS, torchattacks
-from ..data import get_spec
 from ..evaluation import adaptive as core
 from ..figures import adaptive as figures
 from . import AnalysisConfig, Context, register_analysis
@@ -33,7 +32,7 @@ def depends_on(config: Config, dataset: str) -> dict:
                    table=figures.adaptive_table,
                    reference="Tramèr et al. 2020; Athalye et al. 2018; DVERGE appendix C.3", depends_on=depends_on)
 def compute(ctx: Context, config: Config) -> dict:
-    spec = get_spec(ctx.dataset, ctx.data_dir)
+    spec = ctx.spec
     data = ctx.test.subset(config.samples, config.seed)
     return core.adaptive_evaluation(ctx.ensemble, data.images(), data.y,
                                     eps=spec.attack_eps if config.eps is None else config.eps,

@@ -7,7 +7,6 @@ from typing import Literal, Optional
 from pydantic import Field
 
 from ..attacks.autoattack import autoattack, protocol, torchattacks
-from ..data import get_spec
 from ..evaluation import autoattack as core
 from ..figures import autoattack as figures
 from . import AnalysisConfig, Context, register_analysis
@@ -46,5 +45,5 @@ def compute(ctx: Context, config: Config) -> dict:
     return {"eps": eps, "norm": config.norm, "version": config.version, "samples": len(data),
             "clean_accuracy": result.clean_accuracy, "robust_accuracy": result.robust_accuracy,
             "components": result.components, "robust": result.robust.numpy(),
-            "broken_by": result.broken_by, "attack_eps": get_spec(ctx.dataset, ctx.data_dir).attack_eps,
+            "broken_by": result.broken_by, "attack_eps": ctx.spec.attack_eps,
             "protocol": core.describe(config.version, config.norm, eps)}

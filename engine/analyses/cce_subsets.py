@@ -6,7 +6,6 @@ from typing import Optional
 
 from pydantic import Field
 
-from ..data import get_spec
 from ..evaluation import cce_subsets as core
 from ..figures import cce_subsets as figures
 from . import AnalysisConfig, Context, register_analysis
@@ -23,7 +22,7 @@ class Config(AnalysisConfig):
                    reference="CCE, Transferability among Ensemble Members, Table 6")
 def compute(ctx: Context, config: Config) -> dict:
     ensemble = ctx.member_pairs("CCE subsets")
-    eps = config.eps if config.eps is not None else get_spec(ctx.dataset, ctx.data_dir).attack_eps
+    eps = ctx.budget(config.eps)
     data = ctx.test.subset(config.samples, config.seed)
     result = core.cce_subsets(ensemble, data.images(), data.y, eps=eps, steps=config.steps, step_size=config.step_size,
                               seed=config.seed, device=ctx.device, progress=ctx.report)

@@ -6,7 +6,6 @@ from typing import Literal, Optional
 
 from pydantic import Field
 
-from ..data import get_spec
 from ..evaluation import detection as core
 from ..figures import detection as figures
 from . import AnalysisConfig, Context, register_analysis
@@ -23,7 +22,7 @@ class Config(AnalysisConfig):
                    figure=figures.detection_figure, table=figures.detection_table,
                    reference="ADP 4.5 / Fig. 4; CCE adversarial detectability, Figs. 3-4")
 def compute(ctx: Context, config: Config) -> dict:
-    eps = config.eps if config.eps is not None else get_spec(ctx.dataset, ctx.data_dir).attack_eps
+    eps = ctx.budget(config.eps)
     data = ctx.test.subset(config.samples, config.seed)
     attacks = list(dict.fromkeys(config.attacks))
     result = core.detection(ctx.ensemble, data.images(), data.y, eps=eps, attacks=attacks, steps=config.steps,

@@ -7,7 +7,6 @@ from typing import Optional
 import torch
 from pydantic import Field
 
-from ..data import get_spec
 from ..ensemble import attack_mode, num_feature_layers
 from ..evaluation import AnalysisError
 from ..evaluation import distill as core
@@ -59,7 +58,7 @@ def compute(ctx: Context, config: Config) -> dict:
                              range(len(ensemble)), "members")
     layers = _check_choices(config.layers if config.layers is not None else core.default_layers(n_layers),
                             range(1, n_layers + 1), "layers")
-    eps = config.eps if config.eps is not None else get_spec(ctx.dataset, ctx.data_dir).distill_eps
+    eps = ctx.budget(config.eps, "distill_eps")
     step_size = config.step_size if config.step_size is not None else eps / config.steps
     target = test.images([target_index]).to(ctx.device)
     source = test.images([source_index]).to(ctx.device)

@@ -6,7 +6,6 @@ from typing import Optional
 
 from pydantic import Field
 
-from ..data import get_spec
 from ..evaluation import diversity as core
 from ..evaluation.transferability import correct_samples
 from ..figures import diversity as figures
@@ -27,7 +26,7 @@ class Config(AnalysisConfig):
                    reference="DVERGE Eq. 2 / 4.2, ADP Eq. 3, GAL, SMD Eq. 2")
 def compute(ctx: Context, config: Config) -> dict:
     ensemble = ctx.member_pairs("diversity metrics")
-    eps = config.eps if config.eps is not None else get_spec(ctx.dataset, ctx.data_dir).distill_eps
+    eps = ctx.budget(config.eps, "distill_eps")
     x, y = correct_samples(ensemble, ctx.test, config.samples, config.seed, ctx.device)
     if len(y) == 0:
         raise ValueError("no test sample is classified correctly by every member, so the diversity metrics "

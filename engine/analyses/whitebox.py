@@ -7,7 +7,6 @@ from typing import Literal, Optional
 from pydantic import Field, field_validator
 
 from ..attacks.pgd import STEP_RATIO
-from ..data import get_spec
 from ..evaluation import whitebox as core
 from ..evaluation.protocols import PROTOCOLS
 from ..figures import whitebox as figures
@@ -36,7 +35,7 @@ class Config(AnalysisConfig):
                    table=figures.whitebox_table, reference="DVERGE 4.3, Fig. 4 (right), appendix C.3 Table 5")
 def compute(ctx: Context, config: Config) -> dict:
     steps, restarts = core.resolve_protocol(config.protocol, config.steps, config.restarts)
-    spec = get_spec(ctx.dataset, ctx.data_dir)
+    spec = ctx.spec
     eps = config.eps if config.eps is not None else [0.0, *spec.eps_grid]
     data = ctx.test.subset(config.samples, config.seed)
     accuracy = core.accuracy_vs_eps(ctx.ensemble, data.images(), data.y, eps, steps=steps, restarts=restarts,
