@@ -4,7 +4,7 @@ reproduction report) costs on the shipped zoo at the quick protocol.
 Per analysis, measured in a fresh child process (so the peak memory and the cold time
 are its own, and nothing is warm from an earlier analysis):
 
-``cold_s``           wall seconds of :func:`engine.analysis.run` into an empty result cache;
+``cold_s``           wall seconds of :func:`engine.analyses.run` into an empty result cache;
 ``warm_s``           wall seconds of the same request again (a cache hit: what a page
                      rerun or a second click costs the server);
 ``peak_mb``          peak resident memory of the child process (``ru_maxrss``; includes
