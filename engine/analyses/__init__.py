@@ -35,12 +35,26 @@ ProgressCallback = Callable[[int, int, str], None]  # (done, total, what)
 Results = list[tuple[str, dict]]  # (label, result) per compared ensemble
 
 
+MAX_STEPS = 1000  # attack iterations any analysis accepts
+MAX_SAMPLES = 10000  # the test split's size
+
+
+def steps_field(default: int | None, description: str) -> Any:
+    """An attack's iteration count (None: derived, e.g. from the protocol)."""
+    return Field(default, ge=1, le=MAX_STEPS, description=description)
+
+
+def budget_field(description: str) -> Any:
+    """An optional L∞ budget for images in [0, 1] (None: the data set's, :meth:`Context.budget`)."""
+    return Field(None, gt=0, le=1, description=description)
+
+
 class AnalysisConfig(BaseModel):
     """Fields every analysis has. Subclasses add theirs; all become CLI flags."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    samples: int = Field(500, ge=1, le=10000, description="test images evaluated")
+    samples: int = Field(500, ge=1, le=MAX_SAMPLES, description="test images evaluated")
     seed: int = Field(0, description="seed of sample selection and random starts")
     dataset: Optional[str] = Field(None, description="default: the checkpoint's data set")
 

@@ -9,13 +9,13 @@ from pydantic import Field
 from ..attacks.autoattack import PROTOCOLS, torchattacks
 from ..evaluation import adaptive as core
 from ..figures import adaptive as figures
-from . import AnalysisConfig, Context, register_analysis
+from . import MAX_SAMPLES, AnalysisConfig, Context, register_analysis, steps_field
 
 
 class Config(AnalysisConfig):
-    samples: int = Field(200, ge=1, le=10000, description="test images evaluated")
+    samples: int = Field(200, ge=1, le=MAX_SAMPLES, description="test images evaluated")
     eps: Optional[float] = Field(None, ge=0, le=1, description="L∞ budget; default: the data set's standard ε")
-    steps: int = Field(50, ge=1, le=1000, description="PGD / APGD iterations per attack")
+    steps: int = steps_field(50, "PGD / APGD iterations per attack")
     restarts: int = Field(1, ge=1, le=20, description="PGD random starts")
     eot: int = Field(20, ge=1, le=200, description="EOT draws per gradient (used only if the ensemble is random)")
     square_queries: int = Field(1000, ge=1, le=20000, description="queries of the black-box Square check")

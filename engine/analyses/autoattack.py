@@ -9,11 +9,11 @@ from pydantic import Field
 from ..attacks.autoattack import autoattack, protocol, torchattacks
 from ..evaluation import autoattack as core
 from ..figures import autoattack as figures
-from . import AnalysisConfig, Context, register_analysis
+from . import MAX_SAMPLES, AnalysisConfig, Context, register_analysis
 
 
 class Config(AnalysisConfig):
-    samples: int = Field(200, ge=1, le=10000, description="test images evaluated")
+    samples: int = Field(200, ge=1, le=MAX_SAMPLES, description="test images evaluated")
     eps: Optional[float] = Field(None, ge=0, le=64,
                                  description="budget (images in [0, 1]); default: the data set's standard ε")
     norm: Literal["linf", "l2"] = Field("linf", description="threat model")

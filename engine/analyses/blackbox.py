@@ -11,7 +11,7 @@ from ..evaluation import AnalysisError
 from ..evaluation import blackbox as core
 from ..evaluation.protocols import PROTOCOLS
 from ..figures import blackbox as figures
-from . import AnalysisConfig, Context, register_analysis
+from . import AnalysisConfig, Context, register_analysis, steps_field
 
 
 class Config(AnalysisConfig):
@@ -20,7 +20,7 @@ class Config(AnalysisConfig):
         "python -m engine train --method baseline --seed 1 --members 3 --out DIR)"))
     eps: Optional[list[float]] = Field(None, description="ε grid (default: the data set's; CIFAR-10: 0.01..0.07)")
     protocol: Literal["quick", "paper"] = Field("quick", description="quick: 20 iterations; paper: 100")
-    steps: Optional[int] = Field(None, ge=1, le=1000, description="attack iterations (default: the protocol's)")
+    steps: Optional[int] = steps_field(None, "attack iterations (default: the protocol's)")
     restarts: int = Field(3, ge=1, le=20, description="random starts of PGD with momentum (paper: 3)")
     attacks: list[str] = Field(default_factory=lambda: list(core.TRANSFER_ATTACKS),
                                description=f"subset of {','.join(core.TRANSFER_ATTACKS)}")

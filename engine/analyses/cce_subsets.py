@@ -8,12 +8,12 @@ from pydantic import Field
 
 from ..evaluation import cce_subsets as core
 from ..figures import cce_subsets as figures
-from . import AnalysisConfig, Context, register_analysis
+from . import AnalysisConfig, Context, budget_field, register_analysis, steps_field
 
 
 class Config(AnalysisConfig):
-    eps: Optional[float] = Field(None, gt=0, le=1, description="L∞ budget; default: the data set's standard budget")
-    steps: int = Field(20, ge=1, le=1000, description="PGD steps (CCE Table 6: 20)")
+    eps: Optional[float] = budget_field("L∞ budget; default: the data set's standard budget")
+    steps: int = steps_field(20, "PGD steps (CCE Table 6: 20)")
     step_size: Optional[float] = Field(None, gt=0, description="default ε/4 (CCE Table 6: 2/255 at ε=8/255)")
 
 

@@ -8,14 +8,14 @@ from pydantic import Field
 
 from ..evaluation import detection as core
 from ..figures import detection as figures
-from . import AnalysisConfig, Context, register_analysis
+from . import AnalysisConfig, Context, budget_field, register_analysis, steps_field
 
 
 class Config(AnalysisConfig):
-    eps: Optional[float] = Field(None, gt=0, le=1, description="L∞ budget; default: the data set's standard budget")
+    eps: Optional[float] = budget_field("L∞ budget; default: the data set's standard budget")
     attacks: list[Literal["pgd", "fgsm"]] = Field(["pgd"],
                                                   description="attacks producing the adversarial inputs")
-    steps: int = Field(20, ge=1, le=1000, description="PGD steps (random start, step ε/5)")
+    steps: int = steps_field(20, "PGD steps (random start, step ε/5)")
 
 
 @register_analysis("detection", title="Adversarial detection (ROC / AUC)", config=Config,

@@ -13,7 +13,7 @@ from ..evaluation import distill as core
 from ..evaluation.selection import check_index, seeded_indices
 from ..figures import distill as figures
 from ..methods.dverge import DVERGEParams
-from . import AnalysisConfig, Context, register_analysis
+from . import AnalysisConfig, Context, budget_field, register_analysis, steps_field
 
 
 _TRAINING = DVERGEParams.model_fields  # the defaults DVERGE training distills with
@@ -27,9 +27,8 @@ class Config(AnalysisConfig):
     members: Optional[list[int]] = Field(None, description="members to distill with (default: all)")
     layers: Optional[list[int]] = Field(None, description="feature layers, 1-based DVERGE numbering "
                                         "(default: first, middle and last)")
-    eps: Optional[float] = Field(None, gt=0, le=1, description="distillation ε (default: the data set's, "
-                                 "as DVERGE training)")
-    steps: int = Field(_TRAINING["steps"].default, ge=1, le=1000, description="PGD steps of the distillation")
+    eps: Optional[float] = budget_field("distillation ε (default: the data set's, as DVERGE training)")
+    steps: int = steps_field(_TRAINING["steps"].default, "PGD steps of the distillation")
     step_size: Optional[float] = Field(None, gt=0, description="default ε/steps")
     momentum: float = Field(_TRAINING["momentum"].default, ge=0, description="momentum of the distillation PGD")
 

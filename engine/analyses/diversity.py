@@ -9,15 +9,16 @@ from pydantic import Field
 from ..evaluation import diversity as core
 from ..evaluation.transferability import correct_samples
 from ..figures import diversity as figures
-from . import AnalysisConfig, Context, register_analysis
+from . import MAX_SAMPLES, AnalysisConfig, Context, budget_field, register_analysis, steps_field
 
 
 class Config(AnalysisConfig):
-    samples: int = Field(200, ge=1, le=10000, description="test images all members classify correctly (paper: 1000)")
+    samples: int = Field(200, ge=1, le=MAX_SAMPLES,
+                         description="test images all members classify correctly (paper: 1000)")
     metrics: list[core.MetricName] = Field(list(core.METRICS), min_length=1, description="metrics to compute")
-    eps: Optional[float] = Field(None, gt=0, le=1, description="distillation ε of Eq. 2 (default: the data set's "
-                                 "training ε, 0.07 on CIFAR-10)")
-    steps: int = Field(10, ge=1, le=1000, description="distillation PGD steps (paper: 10, step ε/10)")
+    eps: Optional[float] = budget_field("distillation ε of Eq. 2 (default: the data set's training ε, "
+                                        "0.07 on CIFAR-10)")
+    steps: int = steps_field(10, "distillation PGD steps (paper: 10, step ε/10)")
     layer: Optional[int] = Field(None, ge=1, description="fixed feature layer (default: uniformly random per sample)")
 
 

@@ -8,12 +8,12 @@ from pydantic import Field
 
 from ..evaluation import transferability as core
 from ..figures import transferability as figures
-from . import AnalysisConfig, Context, register_analysis
+from . import AnalysisConfig, Context, register_analysis, steps_field
 
 
 class Config(AnalysisConfig):
     eps: float = Field(gt=0, le=1, description="L∞ budget (images in [0, 1])")
-    steps: int = Field(20, ge=1, le=1000, description="PGD steps (paper: 50)")
+    steps: int = steps_field(20, "PGD steps (paper: 50)")
     restarts: int = Field(1, ge=1, le=20, description="random starts (paper: 5)")
     step_size: Optional[float] = Field(None, gt=0, description="default ε/5")
     backend: Literal["native", "advertorch"] = "native"

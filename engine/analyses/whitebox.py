@@ -10,7 +10,7 @@ from ..attacks.pgd import STEP_RATIO
 from ..evaluation import whitebox as core
 from ..evaluation.protocols import PROTOCOLS
 from ..figures import whitebox as figures
-from . import AnalysisConfig, Context, register_analysis
+from . import AnalysisConfig, Context, register_analysis, steps_field
 
 
 class Config(AnalysisConfig):
@@ -18,7 +18,7 @@ class Config(AnalysisConfig):
                                        "ε grid); 0 = clean accuracy, always included")
     protocol: Literal["quick", "paper"] = Field("quick", description="; ".join(
         f"{p.name}: PGD-{p.pgd_steps}, {p.pgd_restarts} start(s)" for p in PROTOCOLS.values()))
-    steps: Optional[int] = Field(None, ge=1, le=1000, description="PGD steps (overrides the protocol)")
+    steps: Optional[int] = steps_field(None, "PGD steps (overrides the protocol)")
     restarts: Optional[int] = Field(None, ge=1, le=20, description="random starts (overrides the protocol)")
 
     @field_validator("eps")
