@@ -49,27 +49,65 @@ def _tqdm_progress(desc: str):
 
 # --------------------------------------------------------------------------- commands
 
-def cmd_train(args) -> int:
-    from ..config import make_config, train_fields
+def _parse_seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise CLIError(f"--seeds expects comma-separated non-negative integers, e.g. 0,1,2; got {text!r}") from None
+    if not seeds or any(v < 0 for v in seeds) or len(set(seeds)) != len(seeds):
+        raise CLIError(f"--seeds expects distinct non-negative integers, e.g. 0,1,2; got {text!r}")
+    return seeds
+
+
+def seed_dir(out: str | Path, seed: int) -> Path:
+    """Where ``train --seeds`` puts one seed's run: ``OUT/seed<N>``."""
+    return Path(out) / f"seed{seed}"
+
+
+def _train_one(args, given: dict, out: Path, desc: str) -> dict:
+    from ..checkpoint import read_meta
+    from ..config import make_config
     from ..train import train
 
-    given = config_values(args, train_fields())
+    given = dict(given)
     try:
         config = make_config(given.pop("method"), given.pop("preset", None), **given)
     except (ValidationError, ValueError) as exc:
         raise CLIError(f"invalid training configuration:\n{exc}") from None
-    out = train(config, args.out, resume=args.resume, progress=None if args.quiet else _tqdm_progress(args.method),
+    out = train(config, out, resume=args.resume, progress=None if args.quiet else _tqdm_progress(desc),
                 command=shlex.join(["python", "-m", "engine", *sys.argv[1:]]))
-    from ..checkpoint import read_meta
-
     meta = read_meta(out)
     last = meta["history"][-1] if meta.get("history") else {}
-    result = {"checkpoint": str(Path(out).resolve()), "method": meta["method"], "epoch": meta["epoch"],
-              "ensemble_clean_accuracy": last.get("ensemble_clean_accuracy"),
-              "member_clean_accuracy": last.get("member_clean_accuracy"),
-              "transferability": last.get("transferability")}
-    _emit(result, args.json, lambda r: print(f"saved {r['checkpoint']} (epoch {r['epoch']}, "
-                                             f"ensemble accuracy {r['ensemble_clean_accuracy']})"))
+    return {"checkpoint": str(Path(out).resolve()), "method": meta["method"], "epoch": meta["epoch"],
+            "seed": meta.get("seed"), "ensemble_clean_accuracy": last.get("ensemble_clean_accuracy"),
+            "member_clean_accuracy": last.get("member_clean_accuracy"),
+            "transferability": last.get("transferability")}
+
+
+def _render_run(r: dict) -> None:
+    print(f"saved {r['checkpoint']} (epoch {r['epoch']}, ensemble accuracy {r['ensemble_clean_accuracy']})")
+
+
+def cmd_train(args) -> int:
+    from ..config import train_fields
+
+    given = config_values(args, train_fields())
+    if args.seeds is None:
+        result = _train_one(args, given, Path(args.out), args.method)
+        result.pop("seed")
+        _emit(result, args.json, _render_run)
+        return 0
+    if given.get("seed") is not None:
+        raise CLIError("give either --seed or --seeds, not both")
+    runs = []
+    for seed in _parse_seeds(args.seeds):
+        values = dict(given, seed=seed)
+        # --from a seed group (DIR/seed<N>/) starts each seed from its own run
+        if values.get("init_from") and (seed_dir(values["init_from"], seed) / "meta.json").is_file():
+            values["init_from"] = str(seed_dir(values["init_from"], seed))
+        runs.append(_train_one(args, values, seed_dir(args.out, seed), f"{args.method} seed {seed}"))
+    _emit({"seeds": [r["seed"] for r in runs], "runs": runs}, args.json,
+          lambda r: [_render_run(x) for x in r["runs"]])
     return 0
 
 
@@ -81,6 +119,8 @@ def add_parsers(sub) -> None:
     t = sub.add_parser("train", help="train an ensemble (or resume one)")
     add_fields(t, train_fields(), switches=True, show_defaults=False)
     t.add_argument("--out", required=True, help="checkpoint directory to write")
+    t.add_argument("--seeds", help="train one run per seed, e.g. 0,1,2, into OUT/seed0, OUT/seed1, ... (a seed "
+                   "group; with --from a seed group, each seed starts from the same seed's run)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last saved epoch")
     t.add_argument("--json", action="store_true")
     t.add_argument("--quiet", action="store_true", help="no progress bars")

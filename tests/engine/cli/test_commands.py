@@ -45,6 +45,18 @@ def test_rerunning_into_an_existing_checkpoint_needs_resume(tmp_path):
     run(*args, "--epochs", "1", "--resume")
 
 
+def test_train_seeds_trains_one_run_per_seed_into_a_seed_group(tmp_path):
+    out = tmp_path / "group"
+    result = last_json(run("train", "--method", "baseline", "--members", "1", "--epochs", "1", "--train-subset",
+                           "200", "--batch-size", "100", "--seeds", "0,4", "--out", out, "--json"))
+    assert result["seeds"] == [0, 4] and [r["seed"] for r in result["runs"]] == [0, 4]
+    for seed in (0, 4):
+        info = last_json(run("info", out / f"seed{seed}", "--json"))
+        assert info["seed"] == seed and info["epoch"] == 1
+    bad = run("train", "--method", "baseline", "--seeds", "0,0", "--out", out, check=False)
+    assert bad.returncode == 2 and "distinct" in bad.stderr
+
+
 def test_import_checkpoint_cli(shared_dir, tmp_path):
     src = shared_dir / "dverge-official" / "baseline_seed0_3x_resnet20_epoch200.pth"
     result = last_json(run("import-checkpoint", src, "--format", "dverge", "--dataset", "cifar10", "--arch",
