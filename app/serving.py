@@ -32,7 +32,9 @@ def is_local(ip: str | None) -> bool:
     if not ip:
         return True  # no socket (AppTest, bare mode): nothing is served over the network
     try:
-        return ipaddress.ip_address(ip.split("%", 1)[0]).is_loopback
+        address = ipaddress.ip_address(ip.split("%", 1)[0])
+        mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1 is the IPv4 loopback
+        return (mapped or address).is_loopback
     except ValueError:
         return ip in LOCAL_ADDRESSES
 
