@@ -25,6 +25,11 @@ def private_dirs(tmp_path, monkeypatch):
     monkeypatch.setenv("ROBUST_ENSEMBLES_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
     monkeypatch.setenv("ROBUST_ENSEMBLES_SHIPPED", str(tmp_path / "no-shipped"))
+    import engine.paths
+    import engine.zoo
+
+    monkeypatch.setattr(engine.paths, "SHIPPED", tmp_path / "no-shipped")  # read once at import
+    monkeypatch.setattr(engine.zoo, "SHIPPED", tmp_path / "no-shipped")
 
 
 def make_checkpoint(path: Path, *, members: int = 2, channels: int = 1, num_classes: int = 10,
