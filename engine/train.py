@@ -157,6 +157,23 @@ def check_run_dir(out: Path, resume: bool) -> None:
         raise TrainingError(f"--out {out} cannot be written: no write permission")
 
 
+def check_method(config: TrainConfig, spec: data.DataSpec | None = None):
+    """The run's method object, its hyperparameters checked against the architecture
+    (``Method.check``) before any work; ``spec`` defaults to the standard data set's (a
+    ``folder:`` set is then checked when the run starts, still before its first batch)."""
+    spec = spec or data.SPECS.get(config.dataset)
+    if spec is None:
+        return None
+    method_cls = get_method(config.method)
+    method = method_cls(config.params(), spec)
+    try:
+        method.check(build_classifier(config.arch, channels=spec.channels, num_classes=spec.num_classes,
+                                      mean=spec.mean, std=spec.std, leaky=method_cls.leaky_relu))
+    except ValueError as exc:
+        raise TrainingError(f"invalid hyperparameters for {config.method}: {exc}") from None
+    return method
+
+
 @contextlib.contextmanager
 def run_lock(out: Path):
     """One writer per run directory: a second ``train`` (or job) on the same ``--out``
@@ -184,12 +201,7 @@ def train(config: TrainConfig, out: str | Path, *, resume: bool = False, progres
     device = device or select_device(config.device)
     method_cls = get_method(config.method)
     spec = data.get_spec(config.dataset, config.data_dir)
-    method = method_cls(config.params(), spec)
-    try:
-        method.check(build_classifier(config.arch, channels=spec.channels, num_classes=spec.num_classes,
-                                      mean=spec.mean, std=spec.std, leaky=method_cls.leaky_relu))
-    except ValueError as exc:
-        raise TrainingError(f"invalid hyperparameters for {config.method}: {exc}") from None
+    method = check_method(config, spec)
     if (out / ckpt.META).is_file():
         mismatch = _same_run(ckpt.read_meta(out), config)
         if mismatch:

@@ -13,8 +13,14 @@ from .store import JobError
 def build_config(method: str, preset: str | None = "quick", **fields: Any) -> TrainConfig:
     """:func:`engine.config.make_config`, with a validation failure turned into a
     :class:`JobError` that names each bad field (what the page and CLI show)."""
+    from ..train import TrainingError, check_method
+
     try:
-        return make_config(method, preset, **fields)
+        config = make_config(method, preset, **fields)
+        check_method(config)  # e.g. DVERGE layer=99 on a 5-layer LeNet: refused at submit, not in the worker
+        return config
+    except TrainingError as exc:
+        raise JobError(str(exc)) from None
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors())
         raise JobError(f"invalid training configuration: {problems}") from None
