@@ -318,3 +318,69 @@ def bench_eval_transferability(arch: str = "lenet5", members: int = 3, samples: 
         result["reference_ensemble"] = [round(v, 4) for v in ref["ensemble"]]
         result.update(max_abs_difference=round(diff, 4), tolerance=round(tolerance, 4), agree=diff <= tolerance)
     return result
+
+
+def bench_autoattack(*, samples: int = 32, version: str = "standard", eps: float | None = None,
+                     lenet: list[str] | None = None, resnet_checkpoint: str | None = None,
+                     resnet_dataset: str | None = None, resnet_eps: float | None = None, compare: bool = False,
+                     device: str = "auto", seed: int = 0) -> dict:
+    """AutoAttack run time per 1,000 samples (:mod:`engine.attacks.autoattack`).
+
+    LeNet-5: the shipped zoo entries ``lenet`` (default baseline and dverge) on ``samples``
+    Fashion-MNIST test images at ε (default: the data set's standard 0.1). ResNet-20: a real
+    checkpoint when given (e.g. the imported official DVERGE release, with
+    ``resnet_dataset=folder:.../cifar10-jpeg``), else three random-init ResNet-20s on
+    random CIFAR-sized images labelled with the ensemble's own predictions, so that every
+    sample goes through every component (the slowest case). Time per 1,000 samples depends
+    on how many samples survive each component: it is reported with the robust accuracy.
+    ``compare`` adds :func:`engine.evaluation.autoattack.pgd_vs_apgd` on the first LeNet entry.
+    """
+    from .attacks.autoattack import autoattack, torchattacks
+    from .checkpoint import load_checkpoint
+    from .data import get_spec, load_split
+    from .evaluation.autoattack import attackable, pgd_vs_apgd
+    from .paths import SHIPPED
+
+    dev = select_device(device)
+    out: dict = {"version": version, "samples": samples, "device": str(dev),
+                 "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
+                 "threads": torch.get_num_threads(), "torch": torch.__version__,
+                 "torchattacks": torchattacks().__version__, "runs": []}
+
+    def run(label: str, model, x, y, e: float) -> dict:
+        start = time.perf_counter()
+        result = autoattack(model, x, y, eps=e, version=version, seed=seed)
+        seconds = time.perf_counter() - start
+        row = {"ensemble": label, "eps": e, "samples": len(y), "seconds": round(seconds, 2),
+               "seconds_per_1000": round(seconds / max(len(y), 1) * 1000, 1),
+               "clean_accuracy": result.clean_accuracy, "robust_accuracy": result.robust_accuracy,
+               "components": {c["component"]: {"attacked": c["attacked"], "seconds": round(c["seconds"], 2)}
+                              for c in result.components}}
+        out["runs"].append(row)
+        return row
+
+    test = load_split("fashion_mnist", "test").subset(samples, seed)
+    x, y = test.images(), test.y
+    e = get_spec("fashion_mnist").attack_eps if eps is None else eps
+    for name in lenet if lenet is not None else ["baseline", "dverge"]:
+        ensemble, _ = load_checkpoint(SHIPPED / name, dev)
+        run(f"{name} (shipped, 3 x LeNet-5)", attackable(ensemble).to(dev), x, y, e)
+        if compare and "pgd_vs_apgd" not in out:
+            out["pgd_vs_apgd"] = dict(pgd_vs_apgd(ensemble, x, y, eps=e, seed=seed, device=dev), ensemble=name)
+    if resnet_checkpoint:
+        ensemble, meta = load_checkpoint(resnet_checkpoint, dev)
+        data = load_split(resnet_dataset or meta["dataset"], "test").subset(samples, seed)
+        re = get_spec(resnet_dataset or meta["dataset"]).attack_eps if resnet_eps is None else resnet_eps
+        run(f"{resnet_checkpoint} ({meta.get('arch')})", attackable(ensemble).to(dev), data.images(), data.y, re)
+    else:
+        spec = SPECS["cifar10"]
+        torch.manual_seed(seed)
+        ensemble = Ensemble(build_classifier("resnet20", channels=3, num_classes=10, mean=spec.mean, std=spec.std)
+                            for _ in range(3)).to(dev).eval()
+        model = attackable(ensemble).to(dev)
+        xr = torch.rand(samples, 3, 32, 32)
+        with torch.no_grad():
+            yr = model(xr.to(dev)).argmax(-1).cpu()
+        run("random-init 3 x ResNet-20 (labels = own predictions)", model, xr,
+            yr, spec.attack_eps if resnet_eps is None else resnet_eps)
+    return out

@@ -155,7 +155,11 @@ def parse_pairs(pairs: Iterable[str] | None, flag: str = "--param") -> dict:
 
 
 def _text_bool(text: str) -> bool:
-    return text.lower() in ("1", "true", "yes", "on")
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
 # --------------------------------------------------------------------------- argparse
@@ -196,6 +200,8 @@ def add_arguments(parser: argparse.ArgumentParser, fields: Iterable[FieldSpec], 
         elif s.kind == "bool":
             kwargs["type"] = _text_bool
             kwargs["metavar"] = "true|false"
+            kwargs["nargs"] = "?"  # ``--flag`` alone means true
+            kwargs["const"] = True
         else:
             kwargs["type"] = s.item if s.kind in ("int", "float") else str
         if s.required:

@@ -6,7 +6,7 @@ from typing import Optional
 
 from pydantic import Field
 
-from ..attacks.autoattack import PROTOCOLS, torchattacks
+from ..attacks.autoattack import PROTOCOLS, library_version
 from ..evaluation import adaptive as core
 from ..figures import adaptive as figures
 from . import MAX_SAMPLES, AnalysisConfig, Context, register_analysis, steps_field
@@ -25,7 +25,7 @@ class Config(AnalysisConfig):
 def depends_on(config: Config, dataset: str) -> dict:
     """Cache-key material beyond the config: the check grid and Square's fixed parameters."""
     return {"grid": [*core.GRID_FACTORS, core.LARGE_EPS, core.UNBOUNDED_EPS], "square": PROTOCOLS["standard"]["square"],
-            "library": f"torchattacks {torchattacks().__version__}"}
+            "library": library_version()}
 
 
 @register_analysis("adaptive", title="Adaptive ensemble attacks", config=Config, figure=figures.adaptive_figure,

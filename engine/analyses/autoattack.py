@@ -6,7 +6,7 @@ from typing import Literal, Optional
 
 from pydantic import Field
 
-from ..attacks.autoattack import autoattack, protocol, torchattacks
+from ..attacks.autoattack import autoattack, library_version, protocol
 from ..evaluation import autoattack as core
 from ..figures import autoattack as figures
 from . import MAX_SAMPLES, AnalysisConfig, Context, register_analysis
@@ -28,7 +28,7 @@ class Config(AnalysisConfig):
 def depends_on(config: Config, dataset: str) -> dict:
     """Cache-key material beyond the config: every component parameter of the version run
     and the library version, so changing either never serves a stale number."""
-    return {"components": protocol(config.version), "library": f"torchattacks {torchattacks().__version__}"}
+    return {"components": protocol(config.version), "library": library_version()}
 
 
 @register_analysis("autoattack", title="AutoAttack robustness", config=Config, figure=figures.autoattack_figure,

@@ -77,6 +77,17 @@ def torchattacks():
     return ta
 
 
+def library_version() -> str:
+    """torchattacks' installed version, without importing it (its import pulls in scipy:
+    slow, and cache-key computation must stay cheap)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"torchattacks {version('torchattacks')}"
+    except PackageNotFoundError:  # pragma: no cover - depends on the installation
+        return "torchattacks missing"
+
+
 def build_component(name: str, model: nn.Module, *, norm: Norm, eps: float, seed: int, num_classes: int,
                     params: dict):
     """One configured torchattacks attack. ``targets`` is capped at ``num_classes - 1``
@@ -207,5 +218,5 @@ def autoattack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float
                             components=records)
 
 
-__all__ = ["COMPONENTS", "PROTOCOLS", "AutoAttackResult", "autoattack", "build_component", "protocol",
+__all__ = ["COMPONENTS", "PROTOCOLS", "AutoAttackResult", "autoattack", "build_component", "library_version", "protocol",
            "run_component"]

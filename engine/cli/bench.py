@@ -49,6 +49,17 @@ def cmd_bench_analyses(args) -> int:
     return 0
 
 
+def cmd_bench_autoattack(args) -> int:
+    from ..bench import bench_autoattack
+
+    result = bench_autoattack(samples=args.samples, version="quick" if args.quick else "standard", eps=args.eps,
+                              lenet=args.lenet.split(",") if args.lenet else None,
+                              resnet_checkpoint=args.resnet_checkpoint, resnet_dataset=args.resnet_dataset,
+                              resnet_eps=args.resnet_eps, compare=args.compare, device=args.device, seed=args.seed)
+    print(json.dumps(_nan_to_none(result)))
+    return 0
+
+
 def add_parsers(sub) -> None:
     bench = sub.add_parser("bench", help="benchmarks (print timings)")
     bsub = bench.add_subparsers(dest="benchmark", required=True)
@@ -91,3 +102,17 @@ def add_parsers(sub) -> None:
     ba.add_argument("--timeout", type=float, help="seconds allowed per analysis (default: none)")
     ba.add_argument("--json", action="store_true")
     ba.set_defaults(func=cmd_bench_analyses)
+    aa = bsub.add_parser("autoattack", help="AutoAttack run time per 1,000 samples: shipped LeNet-5 ensembles, ResNet-20")
+    aa.add_argument("--samples", type=int, default=32, help="test images per ensemble (time is scaled to 1,000)")
+    aa.add_argument("--quick", action="store_true", help="time the quick variant instead of the standard one")
+    aa.add_argument("--eps", type=float, help="LeNet-5 budget (default: Fashion-MNIST's standard 0.1)")
+    aa.add_argument("--lenet", help="shipped zoo entries, comma-separated (default: baseline,dverge)")
+    aa.add_argument("--resnet-checkpoint", help="a real ResNet-20 checkpoint (default: random-init members)")
+    aa.add_argument("--resnet-dataset", help="its test images (e.g. folder:DIR; default: its data set)")
+    aa.add_argument("--resnet-eps", type=float, help="ResNet-20 budget (default: CIFAR-10's standard 0.03)")
+    aa.add_argument("--compare", action="store_true",
+                    help="also compare batched PGD-100 x 5 restarts with APGD-CE on the first LeNet-5 entry")
+    aa.add_argument("--seed", type=int, default=0)
+    aa.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    aa.add_argument("--json", action="store_true", help="(always JSON)")
+    aa.set_defaults(func=cmd_bench_autoattack)

@@ -1,0 +1,60 @@
+"""Leaderboard: one row per zoo ensemble, numbers from (cached) analyses with their source,
+exports, and the CLI's errors."""
+import csv
+import io
+import json
+import shutil
+
+import pytest
+
+from engine import analyses as analysis
+from engine.cache import ResultCache
+from engine.cli import main
+from engine.leaderboard import export, leaderboard, table, to_csv
+from tests.conftest import REPO
+
+COLUMNS = ["clean_accuracy", "pgd", "train_seconds"]
+
+
+@pytest.fixture(scope="module")
+def zoo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("zoo")
+    for name in ("baseline", "dverge"):
+        shutil.copytree(REPO / "checkpoints" / name, root / name)
+    return root
+
+
+def test_rows_come_from_cached_analyses_and_name_their_source(zoo, tmp_path):
+    cache = ResultCache(tmp_path / "cache")
+    config = {"dataset": "fashion_mnist", "samples": 8}
+    empty = leaderboard(config, cached_only=True, roots=[zoo], cache=cache, columns=COLUMNS)
+    assert [r["pgd"] for r in empty["rows"]] == [None, None] and len(empty["missing"]) == 4
+    board = leaderboard(config, roots=[zoo], cache=cache, columns=COLUMNS, device="cpu")
+    assert [r["method"] for r in board["rows"]] == ["baseline", "dverge"] and board["eps"] == 0.1
+    for row in board["rows"]:
+        source = row["sources"]["pgd"]
+        assert source["analysis"] == "whitebox" and source["config"]["eps"] == [0.1]
+        assert source["command"].startswith(f"python -m engine eval whitebox {row['path']} --eps 0.1")
+        whitebox = analysis.cached("whitebox", row["path"], source["config"], cache=cache)
+        assert row["pgd"] == whitebox["accuracy"][1] and row["clean_accuracy"] == whitebox["accuracy"][0]
+        assert row["pgd"] < row["clean_accuracy"]
+        assert row["train_seconds"] > 0
+    again = leaderboard(config, cached_only=True, roots=[zoo], cache=cache, columns=COLUMNS)
+    assert table(again) == table(board) and not again["missing"]
+    parsed = list(csv.DictReader(io.StringIO(to_csv(board))))
+    assert [r["ensemble"] for r in parsed] == [r["ensemble"] for r in board["rows"]]
+    out = export(board, tmp_path / "board.json")
+    assert json.loads(out.read_text())["rows"][0]["sources"]["pgd"]["analysis"] == "whitebox"
+    with pytest.raises(ValueError, match="unsupported leaderboard export '.xlsx'"):
+        export(board, tmp_path / "board.xlsx")
+    assert not (tmp_path / "board.xlsx").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--columns", "pgd,speed"], "error: unknown leaderboard column(s) speed"),
+    (["--dataset", "imagenet"], "error: invalid leaderboard configuration: Unknown data set 'imagenet'"),
+    (["--out", "board.xlsx"], "error: --out must end in .csv, .html, .png or .json"),
+])
+def test_cli_bad_input_gives_one_error_line_and_exit_2(args, message, capsys):
+    assert main(["leaderboard", "--cached-only", *args]) == 2
+    assert capsys.readouterr().err.strip().startswith(message)
