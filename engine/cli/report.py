@@ -27,7 +27,8 @@ def cmd_report(args) -> int:
     try:
         report = build_report(checkpoints, eps=args.eps, samples=args.samples, protocol=args.protocol,
                               progress=progress if bar is not None else None, device=args.device,
-                              cache=ResultCache(args.cache_dir) if args.cache_dir else None)
+                              cache=ResultCache(args.cache_dir) if args.cache_dir else None,
+                              autoattack=args.autoattack)
     except ReportError as exc:
         raise CLIError(str(exc)) from None
     finally:
@@ -60,6 +61,9 @@ def add_parsers(sub) -> None:
     rp.add_argument("--protocol", choices=["quick", "paper"], default="quick")
     rp.add_argument("--device", default="auto")
     rp.add_argument("--cache-dir", help="result cache directory (default: the shared one)")
+    rp.add_argument("--autoattack", action="store_true",
+                    help="also AutoAttack at the report ε (quick under --protocol quick, else standard), beside PGD "
+                         "in the white-box table")
     rp.add_argument("--quiet", action="store_true")
     rp.add_argument("--json", action="store_true")
     rp.set_defaults(func=cmd_report)
