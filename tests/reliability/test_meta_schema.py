@@ -59,7 +59,7 @@ CASES = [
     ("file-name-with-path", _traversal, f"{{meta}} {INVALID} (files: Value error, file name '../evil.safetensors' is not a plain file name)"),
     ("hash-not-hex", _bad_hash, f"{{meta}} {INVALID} (files: Value error, the hash of member_0.e1.safetensors is not a SHA-256 hex digest)"),
     ("arch-resnet600002", _set(arch="resnet600002"), f"{{meta}} {INVALID} (arch: Value error, resnet depth 600002 is larger than supported (110))"),
-    ("arch-unknown", _set(arch="vgg16"), f"{{meta}} {INVALID} (arch: Value error, Unknown architecture 'vgg16'. Choose lenet5 or resnet<6n+2> …)"),
+    ("arch-unknown", _set(arch="vgg16"), f"{{meta}} {INVALID} (arch: Value error, unknown architecture 'vgg16'; choose from: lenet5, resnet<6n+2> …)"),
     ("arch-missing", _drop("arch"), f"{{meta}} {INVALID} (arch: Field required)"),
     ("channels-a-string", _set(channels="1"), f"{{meta}} {INVALID} (channels: Input should be a valid integer)"),
     ("num-classes-zero", _set(num_classes=0), f"{{meta}} {INVALID} (num_classes: Input should be greater than or equal to 2)"),

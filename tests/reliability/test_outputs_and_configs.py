@@ -100,7 +100,7 @@ REFUSED = [
     ("absurd-members", ["train", "--method", "baseline", "--members", "1000000000", "--out", "{ws}/new", "--quiet"],
      "invalid training configuration:\n…members\n  Input should be less than or equal to 16…"),
     ("absurd-arch", ["train", "--method", "baseline", "--arch", "vgg", "--out", "{ws}/new", "--quiet"],
-     "invalid training configuration:\n…Unknown architecture 'vgg'…"),
+     "invalid training configuration:\n…unknown architecture 'vgg'; choose from: lenet5, resnet<6n+2>…"),
     ("export-under-a-file", ["export", "history", "{ws}/run", "--format", "json", "--out", "{ws}/file.txt/x.json"],
      "--out {ws}/file.txt/x.json cannot be written: {ws}/file.txt is a file, not a directory"),
     ("report-onto-a-file", ["report", "{ws}/run", "--out", "{ws}/file.txt", "--quiet"],
