@@ -31,6 +31,7 @@ PAGES = [
     ("detection", "Detection", ":material/radar:"),
     ("cce_subsets", "CCE subsets", ":material/join_inner:"),
     ("report", "Reproduction report", ":material/fact_check:"),
+    ("leaderboard", "Leaderboard", ":material/leaderboard:"),
 ]
 
 MAX_COMPARED = 4

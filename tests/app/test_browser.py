@@ -102,4 +102,13 @@ def test_train_then_explore_transferability_in_a_browser(app_url, tmp_path):
         download.value.save_as(path)
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert "transferability" in path.name and "dverge" in path.name and "eps=0.12" in path.name
+
+        # 4. Leaderboard: one row per zoo ensemble of the data set, its CSV export.
+        page.goto(app_url + "/leaderboard")
+        expect(page.get_by_role("heading", name="Leaderboard")).to_be_visible()
+        expect(page.locator("[data-testid='stDataFrame']").first).to_be_visible()
+        with page.expect_download(timeout=120_000) as download:
+            page.get_by_role("button", name="CSV", exact=True).click()
+        rows = download.value.path().read_text().splitlines()
+        assert rows[0].startswith("ensemble,method,members") and len(rows) >= 2
         browser.close()

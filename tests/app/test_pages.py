@@ -54,6 +54,9 @@ def test_page_with_no_ensembles_says_what_to_do(monkeypatch, tmp_path, page):
     elif page == "report":
         assert [w.value for w in at.warning] == [f"No shipped ensembles in {tmp_path / 'no-shipped-zoo'}. "
                                                  "Build the zoo with `bash checkpoints/build_zoo.sh`."]
+    elif page == "leaderboard":
+        assert infos[-1].startswith("No ensemble of fashion_mnist in the zoo yet"), infos
+        assert f"{command} --out {tmp_path / 'ensembles' / 'dverge'}`" in infos[-1]
     elif page != "train":
         assert infos[-1] == ui.no_selection_message(), infos
         assert f"{command} --out {tmp_path / 'ensembles' / 'dverge'}`" in infos[-1]  # the user's zoo, never the source tree
@@ -73,7 +76,7 @@ def lab_home(tmp_path_factory, quick_zoo, quick_baseline):
     return home
 
 
-@pytest.mark.parametrize("page", [p for p in PAGES if p not in ("train", "report")])
+@pytest.mark.parametrize("page", [p for p in PAGES if p not in ("train", "report", "leaderboard")])
 def test_page_computes_and_draws_with_real_ensembles(monkeypatch, lab_home, page):
     at = _app(monkeypatch, lab_home, page)
     at.session_state["shared_ensembles"] = [str(lab_home / "ensembles" / "dverge"),
@@ -91,3 +94,22 @@ def test_page_computes_and_draws_with_real_ensembles(monkeypatch, lab_home, page
         assert not [b for b in at.button if b.label.startswith("Compute for")]
         charts = at.get("plotly_chart")
         assert charts, f"{page} drew no figure"
+
+
+def test_leaderboard_page_computes_missing_numbers_and_shows_a_row_per_ensemble(monkeypatch, tmp_path):
+    home = tmp_path / "home"
+    for name in ("baseline", "dverge"):  # real shipped LeNet-5 ensembles, as user entries
+        shutil.copytree(REPO / "checkpoints" / name, home / "ensembles" / name)
+    at = _app(monkeypatch, home, "leaderboard")
+    at.session_state["lb_samples"] = 10
+    at.run()
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    assert sorted(table["method"]) == ["baseline", "dverge"]
+    assert table["pgd"].isna().all()  # nothing computed yet: the cache is this session's own
+    at.multiselect(key="lb_todo").set_value(["clean_accuracy", "pgd"])
+    at.button(key="lb_compute").click().run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    table = at.dataframe[0].value
+    assert table["pgd"].notna().all() and (table["pgd"] <= table["clean_accuracy"]).all()

@@ -1,0 +1,79 @@
+"""Leaderboard: a thin view over engine.leaderboard (one row per zoo ensemble of the
+sidebar's data set; every number from a cached analysis, with its source)."""
+import pandas as pd
+import streamlit as st
+
+from engine import leaderboard as lb
+from engine.paths import ensembles_dir
+
+dataset = st.session_state.get("shared_dataset", "fashion_mnist")
+st.title("Leaderboard")
+st.caption("Every ensemble of the data set in one table at its standard ε: clean accuracy, white-box PGD, "
+           "AutoAttack (Croce & Hein 2020), the worst case of the adaptive ensemble attacks, black-box transfer, "
+           "within-ensemble transferability, vulnerability diversity (DVERGE Eq. 2) and training cost. "
+           "Click a column header to sort. Numbers come from the analysis cache; missing ones are computed "
+           "below or with `python -m engine leaderboard`.")
+
+c1, c2 = st.columns(2)
+samples = int(c1.number_input("Test samples per analysis", 10, 2000, 200, step=10, key="lb_samples"))
+quick = c2.checkbox("AutoAttack quick variant", value=False, key="lb_quick",
+                    help="APGD 20 iterations, 3 targets, Square 500 queries: faster, under-estimates the attack.")
+config = lb.LeaderboardConfig(dataset=dataset, samples=samples, quick=quick)
+board = lb.leaderboard(config, cached_only=True)
+titles = {c["key"]: c["title"] for c in board["columns"]}
+sources = {c["key"]: c["analysis"] for c in board["columns"]}
+
+if not board["rows"]:
+    st.info(f"No ensemble of {dataset} in the zoo yet: train one on the **Train** page, import one on the "
+            f"**Model zoo** page, or from a terminal:\n\n"
+            f"`python -m engine train --preset quick --method dverge --out {ensembles_dir() / 'dverge'}`")
+    st.stop()
+
+frame = pd.DataFrame(lb.table(board))
+methods = sorted(frame["method"].dropna().unique())
+f1, f2 = st.columns([2, 1])
+chosen = f1.multiselect("Methods", methods, default=methods, key="lb_methods")
+text = f2.text_input("Filter by name", key="lb_filter")
+shown = frame[frame["method"].isin(chosen) & frame["ensemble"].str.contains(text, case=False, regex=False)]
+column_config = {key: st.column_config.NumberColumn(
+    titles[key], format="%.3f" if key != "train_seconds" else "%.0f",
+    help=f"from the '{sources[key]}' analysis" if sources[key] else "from meta.json (sum of train_seconds)")
+    for key in titles}
+st.dataframe(shown, hide_index=True, column_config=column_config, width="stretch", key="lb_table")
+st.caption(f"L∞ ε = {board['eps']:g}, {board['samples']} test samples per analysis, AutoAttack "
+           f"{board['autoattack_version']}" + (" (quick: fewer iterations, labelled)" if quick else "")
+           + ". Within-ensemble transferability and training cost: lower is better.")
+
+stem = f"leaderboard-{dataset.replace(':', '_').replace('/', '_')}-eps{board['eps']:g}-{board['samples']}"
+mime = {"csv": "text/csv", "html": "text/html", "png": "image/png", "json": "application/json"}
+for col, fmt in zip(st.columns(len(lb.FORMATS)), lb.FORMATS):
+    col.download_button(fmt.upper(), data=lambda fmt=fmt: lb.export_bytes(board, fmt), file_name=f"{stem}.{fmt}",
+                        mime=mime[fmt], key=f"lb_dl_{fmt}", on_click="ignore")
+
+with st.expander("Where each number comes from"):
+    st.write("Each cell is the result of one cached analysis run; the command reproduces it from a terminal.")
+    st.dataframe(pd.DataFrame([{"ensemble": row["ensemble"], "column": key, "analysis": src.get("analysis"),
+                                "command": src.get("command") or src.get("from"),
+                                "error": row["errors"].get(key)}
+                               for row in board["rows"] for key, src in row["sources"].items()]),
+                 hide_index=True, width="stretch", key="lb_sources")
+
+missing = board["missing"]
+if missing:
+    st.subheader(f"{len(missing)} number(s) not computed yet")
+    columns = sorted({m["column"] for m in missing}, key=list(titles).index)
+    todo = st.multiselect("Compute these columns", columns, default=[c for c in columns if c in ("clean_accuracy", "pgd")],
+                          format_func=titles.get, key="lb_todo",
+                          help="AutoAttack and the adaptive attacks take minutes per ensemble on a CPU.")
+    if st.button("Compute", type="primary", disabled=not todo, key="lb_compute"):
+        bar = st.progress(0.0, text="starting…")
+
+        def progress(done, total, what=""):
+            bar.progress(min(done / total, 1.0) if total else 0.0, text=what)
+
+        try:
+            lb.leaderboard(config, columns=todo, progress=progress)
+        except (ValueError, RuntimeError) as exc:
+            st.error(str(exc))
+        bar.empty()
+        st.rerun()
