@@ -60,6 +60,7 @@ GPUS_ENV = "ROBUST_ENSEMBLES_RAY_GPUS_PER_JOB"
 CPUS_ENV = "ROBUST_ENSEMBLES_RAY_CPUS_PER_JOB"
 NAMESPACE = "robust_ensembles"
 HEAD_FILE = "ray-head.json"
+START_TIMEOUT = 900.0  # seconds an actor may take to start its worker (see RayExecutor._alive)
 #: environment a job's actor gets from the executor that launched it (so the worker's own
 #: executor, which starts the next queued job, schedules with the same settings)
 FORWARDED_ENV = (GPUS_ENV, CPUS_ENV, "ROBUST_ENSEMBLES_HOME", "ROBUST_ENSEMBLES_CACHE")
@@ -219,9 +220,15 @@ class RayExecutor(Executor):
             return None
 
     def _alive(self, job: Job) -> bool:
+        """The job's actor exists and its worker beats; before the first beat of this
+        attempt (the actor's process is starting and importing torch) it gets
+        START_TIMEOUT seconds, since a busy node can take minutes for that."""
         if self._actor(job) is None:
             return False
-        return time.time() - self.store.last_beat(job) < HEARTBEAT_TIMEOUT
+        last = self.store.last_beat(job)
+        started = job.started or 0.0
+        limit = HEARTBEAT_TIMEOUT if last > started else START_TIMEOUT
+        return time.time() - last < limit
 
     def _stop(self, job: Job) -> None:
         """Kill the job's actor and wait (briefly) until its name is gone."""
