@@ -79,7 +79,7 @@ class TrainConfig(BaseModel):
                                          "75% of the epochs (DVERGE appendix A)")
     seed: int = Field(0, ge=0, title="Seed")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", title="Device")
-    bf16: bool = Field(False, title="bf16", description="bf16 autocast (CUDA only)")
+    bf16: bool = Field(False, title="bf16", description="bf16 autocast (mixed precision; meant for CUDA, checked against fp32)")
     preset: Literal["quick", "paper"] | None = Field(None, title="Preset", description=(
         "defaults for what is not given; quick: Fashion-MNIST / LeNet-5, minutes on a laptop CPU; "
         "paper: CIFAR-10 / ResNet-20 / 200 epochs (needs a GPU)"))

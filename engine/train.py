@@ -55,6 +55,63 @@ class Progress:
 ProgressFn = Callable[[Progress], None]
 
 
+#: on a GPU, the loop reads its loss sums (a host-device sync) at most this often
+REPORT_SECONDS = 0.5
+
+
+def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Host -> device copy of a batch: from pinned (page-locked) memory and non-blocking on
+    CUDA, so the copy overlaps the host's work queueing the previous step; a plain
+    ``.to`` elsewhere (pinning needs a CUDA driver)."""
+    if device.type == "cuda" and t.device.type == "cpu":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
+
+
+def bf16_autocast(device: torch.device, enabled: bool):
+    """bf16 mixed precision on ``device`` (CUDA, or CPU where it runs too: how the tests
+    check it against fp32). bf16 keeps fp32's exponent range, so no loss scaling is needed."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
+class _LossSums:
+    """Per-epoch loss sums kept on the device (see :func:`train`): the total, per member and
+    per named term; plain numbers (e.g. DVERGE's layer) are kept as they are."""
+
+    def __init__(self, members: int, device: torch.device):
+        self.total = torch.zeros((), device=device)
+        self.members = torch.zeros(members, device=device)
+        self.terms: dict[str, torch.Tensor | float] = {}
+        self.bad = torch.zeros((), dtype=torch.bool, device=device)
+        self.device = device
+
+    def add(self, losses) -> None:
+        total = losses.total.detach().float()
+        self.bad |= ~torch.isfinite(total)
+        self.total += total
+        self.members += torch.as_tensor(losses.members, dtype=torch.float32, device=self.device)
+        for k, v in losses.terms.items():
+            if k != "layer":
+                v = v.detach().float() if isinstance(v, torch.Tensor) else float(v)
+                self.terms[k] = self.terms.get(k, 0.0) + v
+
+    def finite(self) -> bool:
+        return not bool(self.bad)
+
+    def first_bad(self) -> float:
+        return float("nan") if bool(torch.isnan(self.total)) else float(self.total)
+
+    @staticmethod
+    def report(losses) -> dict:
+        """The last batch's losses as plain numbers (what progress reports show)."""
+        return {"total": float(losses.total.detach()), "members": [float(v) for v in losses.members],
+                **{k: float(v) for k, v in losses.terms.items()}}
+
+    def means(self, n: int) -> dict:
+        return {"loss": float(self.total) / n, "member_loss": [float(v) / n for v in self.members.tolist()],
+                **{k: float(v) / n for k, v in self.terms.items()}}
+
+
 def lr_milestones(epochs: int) -> list[int]:
     return sorted({m for m in (round(0.5 * epochs), round(0.75 * epochs)) if 0 < m < epochs})
 
@@ -254,7 +311,7 @@ def _train(config, out, resume, progress, device, command, method_cls, spec, met
     n_batches = data.num_batches(train_data, config.batch_size, drop_last=True)
     if n_batches == 0:
         raise TrainingError(f"the training set ({len(train_data)} images) is smaller than one batch ({config.batch_size})")
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=config.bf16 and device.type == "cuda")
+    autocast = bf16_autocast(device, config.bf16)
     base_meta = {"method": config.method, "method_params": config.method_params, "dataset": config.dataset,
                  "arch": config.arch, "channels": spec.channels, "num_classes": spec.num_classes,
                  "mean": list(spec.mean), "std": list(spec.std), "leaky_relu": method_cls.leaky_relu,
@@ -269,40 +326,41 @@ def _train(config, out, resume, progress, device, command, method_cls, spec, met
     for epoch in range(start_epoch + 1, config.epochs + 1):
         epoch_start = time.time()
         info = method.begin_epoch(epoch, ensemble, rng)
-        sums: dict[str, float] = {}
-        member_sums = [0.0] * len(ensemble)
+        # Sums stay on the device: a float() per batch would make the host wait for the GPU
+        # every step. They are read when a report is due (every batch on CPU, where reading
+        # costs nothing; at most every REPORT_SECONDS on a GPU) and at the end of the epoch.
+        sums = _LossSums(len(ensemble), device)
+        last_sync = time.time()
         source_iter = (data.batches(train_data, config.batch_size, shuffle=True, generator=source_gen,
                                     augment=spec.augment, drop_last=True) if method.needs_source_batch else None)
         ensemble.train()
         for b, (x, y) in enumerate(data.batches(train_data, config.batch_size, shuffle=True, generator=batch_gen,
                                                 augment=spec.augment, drop_last=True), start=1):
-            batch = Batch(x.to(device), y.to(device))
+            batch = Batch(to_device(x, device), to_device(y, device))
             if source_iter is not None:
                 xs, ys = next(source_iter)
-                batch.xs, batch.ys = xs.to(device), ys.to(device)
+                batch.xs, batch.ys = to_device(xs, device), to_device(ys, device)
             with autocast:
                 losses = method.loss(ensemble, batch)
-            if not torch.isfinite(losses.total):
-                raise TrainingError(f"loss became {float(losses.total)} at epoch {epoch}, batch {b}; "
-                                    "lower the learning rate (--lr) or resume from the last checkpoint")
             optimizer.zero_grad(set_to_none=True)
             losses.total.backward()
             optimizer.step()
             batches_run += 1
-            member_sums = [s + v for s, v in zip(member_sums, losses.members)]
-            total = float(losses.total.detach())
-            sums["total"] = sums.get("total", 0.0) + total
-            for k, v in losses.terms.items():
-                sums[k] = sums.get(k, 0.0) + float(v)
+            sums.add(losses)
+            sync = device.type != "cuda" or b == n_batches or time.time() - last_sync >= REPORT_SECONDS
+            if not sync:
+                continue
+            last_sync = time.time()
+            if not sums.finite():
+                raise TrainingError(f"loss became {sums.first_bad()} at epoch {epoch} (by batch {b}); "
+                                    "lower the learning rate (--lr) or resume from the last checkpoint")
             if progress:
-                progress(Progress("train", epoch, config.epochs, b, n_batches,
-                                  {"total": total, "members": losses.members, **losses.terms}, eta_seconds=eta()))
+                progress(Progress("train", epoch, config.epochs, b, n_batches, sums.report(losses),
+                                  eta_seconds=eta()))
         epoch_lr = optimizer.param_groups[0]["lr"]
         scheduler.step()
         entry = {"epoch": epoch, "lr": epoch_lr,
-                 **info, "loss": sums.get("total", 0.0) / n_batches,
-                 "member_loss": [s / n_batches for s in member_sums],
-                 **{k: v / n_batches for k, v in sums.items() if k not in ("total", "layer")},
+                 **info, **sums.means(n_batches),
                  "train_seconds": round(time.time() - epoch_start, 2)}
         entry.update(_evaluate(ensemble, test_data, config, spec, device))
         history.append(entry)

@@ -33,7 +33,7 @@ class ADP(Method):
                                      reduction="none").view(len(ensemble), -1).mean(1)
         probs = logits.softmax(-1)
         reg = adp_regularizer(probs, batch.y, p.alpha, p.beta, p.det_offset).mean()
-        terms = {"adp_regularizer": float(reg.detach()),
-                 "ensemble_entropy": float(entropy(probs.detach().mean(0)).mean()),
-                 "log_ensemble_diversity": float(ensemble_diversity_logdet(probs.detach(), batch.y, p.det_offset).mean())}
+        terms = {"adp_regularizer": reg.detach(),
+                 "ensemble_entropy": entropy(probs.detach().mean(0)).mean(),
+                 "log_ensemble_diversity": ensemble_diversity_logdet(probs.detach(), batch.y, p.det_offset).mean()}
         return Losses(per_member.sum() - reg, member_list(per_member), terms)

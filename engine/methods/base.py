@@ -36,11 +36,12 @@ class Batch:
 @dataclass
 class Losses:
     """``total`` is what is minimized; ``members`` and ``terms`` are for the progress
-    display and history (plain floats)."""
+    display and history: detached tensors (or plain numbers), which the training loop sums
+    on the device and reads only when it reports, so a step never waits for the GPU."""
 
     total: torch.Tensor
-    members: list[float]
-    terms: dict[str, float] = field(default_factory=dict)
+    members: torch.Tensor | list[float]
+    terms: dict[str, torch.Tensor | float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -95,5 +96,6 @@ METHODS: Registry[type[Method]] = Registry("method", modules=tuple(f"engine.meth
 register_method = METHODS.register
 
 
-def member_list(per_member: torch.Tensor) -> list[float]:
-    return [float(v) for v in per_member.detach()]
+def member_list(per_member: torch.Tensor) -> torch.Tensor:
+    """Per-member losses for the display, detached and left on the device (no host sync)."""
+    return per_member.detach()

@@ -109,7 +109,7 @@ class DVERGEAdvT(DVERGE):
         advt = torch.stack([F.cross_entropy(m(a), batch.ys) for m, a in zip(ensemble.members, adversarial)])
         per_member = self.params.lam * dverge + advt
         return Losses(per_member.sum(), member_list(per_member),
-                      {"layer": self.layer, "dverge_loss": float(dverge.detach().sum()), "advt_loss": float(advt.detach().sum())})
+                      {"layer": self.layer, "dverge_loss": dverge.detach().sum(), "advt_loss": advt.detach().sum()})
 
 
 class SMDPlusParams(DVERGEParams):
@@ -127,4 +127,4 @@ class SMDPlus(DVERGE):
         alignment, _ = saliency_alignment(ensemble, batch.x, batch.y, create_graph=True)
         alignment = alignment.mean()
         total = dverge.sum() + self.params.lam * alignment
-        return Losses(total, member_list(dverge), {"layer": self.layer, "saliency_alignment": float(alignment.detach())})
+        return Losses(total, member_list(dverge), {"layer": self.layer, "saliency_alignment": alignment.detach()})

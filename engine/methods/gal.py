@@ -37,4 +37,4 @@ class GAL(Method):
         per_member = torch.stack(ces)
         coherence = pairwise_cosine_lse(grads).mean()
         total = per_member.sum() + self.params.lam * coherence
-        return Losses(total, member_list(per_member), {"gradient_coherence": float(coherence.detach())})
+        return Losses(total, member_list(per_member), {"gradient_coherence": coherence.detach()})

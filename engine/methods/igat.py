@@ -125,9 +125,9 @@ class IGAT(Method):
         selected = torch.multinomial(allocation_weights(true_probs), 1).squeeze(1)
         alloc, reg = igat_terms(logits, y_adv, selected, fooled)
         total = base.total + self.params.igat_alpha * alloc + self.params.igat_beta * reg
-        return Losses(total, base.members, {**base.terms, "igat_alloc_ce": float(alloc.detach()),
-                                            "igat_regularizer": float(reg.detach()),
-                                            "igat_fooled": float(fooled.float().mean())})
+        return Losses(total, base.members, {**base.terms, "igat_alloc_ce": alloc.detach(),
+                                            "igat_regularizer": reg.detach(),
+                                            "igat_fooled": fooled.float().mean()})
 
 
 class IGATADPParams(ADPParams, IGATTerms):

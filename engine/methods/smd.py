@@ -41,4 +41,4 @@ class SMD(Method):
         alignment, per_member = saliency_alignment(ensemble, batch.x, batch.y, create_graph=True)
         alignment = alignment.mean()
         total = per_member.sum() + self.params.lam * alignment
-        return Losses(total, member_list(per_member), {"saliency_alignment": float(alignment.detach())})
+        return Losses(total, member_list(per_member), {"saliency_alignment": alignment.detach()})

@@ -154,4 +154,4 @@ class TRS(Method):
         per_member, similarity, smoothness = trs_terms(ensemble, batch.x, batch.y, x_smooth, batch.y[half:])
         total = per_member.sum() + p.lambda_a * similarity + p.lambda_b * smoothness
         return Losses(total, member_list(per_member),
-                      {"gradient_abs_cosine": float(similarity.detach()), "smoothness": float(smoothness.detach())})
+                      {"gradient_abs_cosine": similarity.detach(), "smoothness": smoothness.detach()})

@@ -56,5 +56,5 @@ def test_gal_term_is_log_sum_exp_of_gradient_cosines():
     g2 = 0.5 * (torch.tensor([1.0, 0.0]) - torch.tensor([0.0, 1.0]))  # W2 rows e1, e0
     cos = float(F.cosine_similarity(g1, g2, dim=0))
     losses = method.loss(ens, Batch(x, y))
-    assert losses.terms["gradient_coherence"] == pytest.approx(cos)  # one pair: log exp(cos)
+    assert float(losses.terms["gradient_coherence"]) == pytest.approx(cos)  # one pair: log exp(cos)
     assert losses.total.item() == pytest.approx(2 * math.log(2) + 0.5 * cos)
