@@ -44,7 +44,8 @@ def transfer_matrix(ensemble: Ensemble, x: torch.Tensor, y: torch.Tensor, *, eps
                     steps: int = 20, restarts: int = 1, step_size: float | None = None,
                     backend: str = "native", batch_size: int = 500, device="cpu", seed: int = 0,
                     progress: Callable[[int, int], None] | None = None, examples: int = 0,
-                    workers: int | None = None, random_start: bool = True) -> dict:
+                    workers: int | None = None, random_start: bool = True,
+                    batch_members: bool | None = None) -> dict:
     """Success-rate matrix [K, K] and ensemble column [K] on (x, y), already all-correct.
 
     Restarts run one after the other, each only on the samples some target (or the
@@ -61,6 +62,14 @@ def transfer_matrix(ensemble: Ensemble, x: torch.Tensor, y: torch.Tensor, *, eps
     ``random_start=False`` starts every PGD at the clean image (deterministic; what the
     benchmark's exact agreement check with the reference way uses).
 
+    On CUDA (``batch_members``: default there, and only for the native backend) the
+    thread fan-out is replaced by one attack per sample chunk over *all* source members at
+    once: their samples are concatenated and each member's forward runs on its own slice,
+    so one PGD loop (one backward per step) serves the K attacks and the device is fed
+    large batches with no host round trip between members. The summed loss makes each
+    slice's gradient that of its own member, so the result is the same as attacking
+    member by member (tested on CPU).
+
     With ``examples`` > 0 the result also holds the first ``examples`` samples' clean
     images, their adversarial versions from every source member (first restart) and every
     target's prediction on them (what a click on a heatmap cell shows)."""
@@ -70,8 +79,13 @@ def transfer_matrix(ensemble: Ensemble, x: torch.Tensor, y: torch.Tensor, *, eps
     workers = cpu_workers(device) if workers is None else max(1, workers)
     if backend != "native":
         workers = 1  # advertorch's random start uses the global generator: keep it sequential
+    if batch_members is None:
+        batch_members = torch.device(device).type == "cuda"
+    batch_members = batch_members and backend == "native"
     # enough chunks per member to keep every worker busy, none larger than batch_size
     chunk = max(1, min(batch_size, -(-n // workers) if k % workers else n))
+    if batch_members:
+        workers, chunk = 1, max(1, min(batch_size, n))
     tasks = [(i, start) for i in range(k) for start in range(0, n, chunk)]
     ensemble = Ensemble(inference_copy(m) for m in ensemble.members)  # frozen, BatchNorm folded
 
@@ -107,11 +121,56 @@ def transfer_matrix(ensemble: Ensemble, x: torch.Tensor, y: torch.Tensor, *, eps
                            torch.cat([member_pred[:, :m], ens_pred[None, :m]]).cpu().numpy())
         return wrong.sum(1).cpu(), ens_wrong.sum().cpu(), example
 
+    def attack_all_sources(start: int) -> list[tuple[torch.Tensor, torch.Tensor, tuple | None]]:
+        """Every source member's attack on one chunk in a single PGD loop (see above)."""
+        xb, yb = x[start:start + chunk].to(device), y[start:start + chunk].to(device)
+        b = xb.shape[0]
+        wrong = torch.zeros(k, k, b, dtype=torch.bool, device=xb.device)  # [source, target, sample]
+        ens_wrong = torch.zeros(k, b, dtype=torch.bool, device=xb.device)
+        examples_out: list[tuple | None] = [None] * k
+        for r in range(restarts):
+            todo = [(~(wrong[i].all(0) & ens_wrong[i])).nonzero()[:, 0] for i in range(k)]
+            sizes = [int(t.numel()) for t in todo]  # one host read per restart, not per step
+            if sum(sizes) == 0:
+                break
+            noise = torch.cat([torch.rand(x.shape, generator=torch.Generator().manual_seed(
+                seed * 1_000_003 + i * 10_007 + r))[start:start + chunk][todo[i].cpu()] for i in range(k)]
+                              ) if random_start else None
+
+            def forward(z: torch.Tensor) -> torch.Tensor:
+                return torch.cat([ensemble.members[i](part) for i, part in enumerate(z.split(sizes)) if part.numel()])
+
+            adv = attack(forward, torch.cat([xb[t] for t in todo]), torch.cat([yb[t] for t in todo]),
+                         eps=eps, step_size=step_size, steps=steps, restarts=1, noise=noise,
+                         random_start=random_start)[0]
+            with torch.no_grad():
+                logits = ensemble.member_logits(adv)  # [K targets, sum(sizes), C]
+                member_pred = logits.argmax(-1)
+                ens_pred = logits.softmax(-1).mean(0).argmax(-1)
+            for i, (t, lo) in enumerate(zip(todo, [sum(sizes[:i]) for i in range(k)])):
+                hi = lo + sizes[i]
+                wrong[i][:, t] |= member_pred[:, lo:hi] != yb[t]
+                ens_wrong[i][t] |= ens_pred[lo:hi] != yb[t]
+                if r == 0 and start == 0 and examples:
+                    m = min(examples, b)
+                    examples_out[i] = (adv[lo:lo + m].cpu().numpy().astype("float16"),
+                                       torch.cat([member_pred[:, lo:lo + m], ens_pred[None, lo:lo + m]]).cpu().numpy())
+        return [(wrong[i].sum(1).cpu(), ens_wrong[i].sum().cpu(), examples_out[i]) for i in range(k)]
+
+    def run_all() -> Iterator:
+        if not batch_members:
+            yield from _run_tasks(attack_source, tasks, workers)
+            return
+        by_task = {}
+        for start in range(0, n, chunk):
+            for i, out in enumerate(attack_all_sources(start)):
+                by_task[(i, start)] = out
+        yield from (by_task[t] for t in tasks)
+
     fooled = torch.zeros(k, k + 1, dtype=torch.long)
     example_adv, example_pred = [], []
     with attack_mode(ensemble):
-        for done, ((i, _), (wrong, ens_wrong, example)) in enumerate(
-                zip(tasks, _run_tasks(attack_source, tasks, workers)), 1):
+        for done, ((i, _), (wrong, ens_wrong, example)) in enumerate(zip(tasks, run_all()), 1):
             fooled[i, :k] += wrong
             fooled[i, k] += ens_wrong
             if example is not None:

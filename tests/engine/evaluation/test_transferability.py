@@ -52,3 +52,16 @@ def test_progress_reports_every_task(setup):
     calls = []
     transfer_matrix(ensemble, x[:10], y[:10], eps=EPS, steps=1, workers=2, progress=lambda d, t: calls.append((d, t)))
     assert calls[-1][0] == calls[-1][1] and [d for d, _ in calls] == list(range(1, len(calls) + 1))
+
+
+def test_member_batched_attacks_of_the_cuda_path_give_the_same_result(setup):
+    """On CUDA all source members are attacked in one PGD loop over their concatenated
+    samples; forced on here (CPU), it must reproduce the member-by-member result."""
+    ensemble, x, y = setup
+    kwargs = dict(eps=EPS, steps=STEPS, restarts=RESTARTS, seed=SEED, examples=4)
+    batched = transfer_matrix(ensemble, x, y, batch_members=True, **kwargs)
+    one_by_one = transfer_matrix(ensemble, x, y, batch_members=False, workers=1, **kwargs)
+    assert batched["matrix"] == one_by_one["matrix"] and batched["ensemble"] == one_by_one["ensemble"]
+    for key in ("adversarial", "prediction"):
+        assert (batched["examples"][key] == one_by_one["examples"][key]).all()
+    assert min(batched["matrix"][i][i] for i in range(3)) > 0.5
