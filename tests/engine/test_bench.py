@@ -27,6 +27,13 @@ def test_cli_prints_json(capsys):
                  "--device", "cpu", "--repeats", "2", "--workers", "2"]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert {"seconds", "reference_seconds", "samples_per_second", "speedup", "agree"} <= set(out)
+    assert out["device"] == "cpu"  # every bench command says where it ran
     # the two ways alternate; the reported times are the medians of both runs
     assert len(out["runs"]["ours"]) == len(out["runs"]["reference"]) == len(out["speedups"]) == 2
     assert min(out["runs"]["ours"]) <= out["seconds"] <= max(out["runs"]["ours"])
+
+
+def test_dverge_step_prints_the_device_it_ran_on(capsys):
+    assert main(["bench", "dverge-step", "--arch", "lenet5", "--members", "2", "--batch-size", "8", "--layers", "1",
+                 "--repeats", "1", "--no-reference", "--device", "cpu", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["device"] == "cpu"
