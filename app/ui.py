@@ -22,6 +22,7 @@ from engine.zoo import list_ensembles
 PAGES = [
     ("zoo", "Model zoo", ":material/inventory_2:"),
     ("train", "Train", ":material/model_training:"),
+    ("sweep", "Sweeps", ":material/tune:"),
     ("transferability", "Transferability", ":material/grid_on:"),
     ("robustness", "Robustness", ":material/shield:"),
     ("diversity", "Diversity", ":material/scatter_plot:"),
