@@ -8,7 +8,7 @@
 # evaluation. Each run is packaged weights-only in float16 (`python -m engine package`)
 # into checkpoints/<name>/, whose meta.json records the training command, the per-epoch
 # metrics (clean accuracy, transferability estimate, diversity) and this recipe.
-# DVERGE-family runs start from the baseline run (exactly what their own quick
+# DVERGE-family runs and TRS start from the baseline run (exactly what their own quick
 # pre-training would produce), so it is trained once.
 #
 # Run time on the project's 2-core CPU: the shipped zoo took 8171 s (2 h 16 min) with the
@@ -38,6 +38,11 @@ train smd          --method smd
 train dverge       --method dverge      --from "$WORK/baseline"
 train smd_plus     --method smd_plus    --from "$WORK/baseline"
 train dverge_advt  --method dverge_advt --from "$WORK/baseline"
+# TRS starts from the baseline run too (the TRS paper's vanilla warm-up); the iGAT runs
+# start from their base method's run and train the base method's loss plus iGAT's terms.
+train trs          --method trs         --from "$WORK/baseline"
+train igat_adp     --method igat_adp    --from "$WORK/adp"
+train igat_dverge  --method igat_dverge --from "$WORK/dverge"
 # AdvT from scratch needs more than the quick preset's 2 epochs on 15k images to reach a
 # useful clean accuracy: 4 epochs on 30k.
 train advt         --method advt --epochs 4 --train-subset 30000

@@ -76,7 +76,8 @@ def test_only_user_ensembles_can_be_deleted(home, quick_baseline):
         zoo.delete_ensemble(quick_baseline)
 
 
-SHIPPED_METHODS = {"baseline", "adp", "gal", "dverge", "dverge_advt", "advt", "smd", "smd_plus", "cce"}
+SHIPPED_METHODS = {"baseline", "adp", "gal", "dverge", "dverge_advt", "advt", "smd", "smd_plus", "cce", "trs",
+                   "igat_adp", "igat_dverge"}
 
 
 def test_the_shipped_zoo_has_every_method_and_the_surrogates():
