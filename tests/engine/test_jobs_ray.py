@@ -26,14 +26,14 @@ def ray_instance():
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     if ray.is_initialized():
         ray.shutdown()
-    for attempt in (1, 2):  # Ray waits 30 s for its raylet: a very busy machine can miss that once
+    for attempt in (1, 2, 3):  # Ray waits 30 s for its raylet: a very busy machine can miss that
         try:
             ray.init(num_cpus=2, include_dashboard=False, namespace=NAMESPACE, log_to_driver=False,
                      _node_ip_address="127.0.0.1", runtime_env={"env_vars": {"PYTHONPATH": str(REPO)}})
             break
         except Exception as exc:  # noqa: BLE001 - ray raises a bare Exception for this
             ray.shutdown()
-            if attempt == 2 or "timed out during startup" not in str(exc):
+            if attempt == 3 or "timed out during startup" not in str(exc):
                 raise
     yield ray
     ray.shutdown()
