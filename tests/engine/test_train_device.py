@@ -50,7 +50,7 @@ def test_bf16_autocast_matches_fp32_on_a_fixed_batch(method_name):
             losses = method.loss(ensemble, Batch(x, y, xs, ys))
         losses.total.backward()
         grad = torch.cat([p.grad.flatten() for p in ensemble.parameters() if p.grad is not None])
-        results.append((float(losses.total), grad, losses.total.dtype))
+        results.append((float(losses.total.detach()), grad, losses.total.dtype))
     (fp32, g32, _), (bf16, g16, dtype) = results
     assert dtype == torch.float32  # losses are reduced in fp32 under autocast
     assert bf16 == pytest.approx(fp32, rel=2e-2)
