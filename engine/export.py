@@ -12,6 +12,16 @@ import zipfile
 
 import numpy as np
 
+#: Export canvas per figure kind: the smallest width (px at scale 1) that keeps each panel
+#: of a side-by-side comparison legible, and the height used when the builder sets none.
+#: Builders that size themselves (image grids, one row per ensemble) keep their own size.
+MIN_PANEL_WIDTH = 380
+MIN_WIDTH = 720
+DEFAULT_HEIGHT = 480
+#: margins (px) kept around the plot area before automargin grows them for tick labels,
+#: axis titles, legends and the figure title
+EXPORT_MARGIN = dict(l=70, r=40, t=90, b=70, pad=4)
+
 IMAGE_FORMATS = ("png", "svg", "pdf")
 FORMATS = IMAGE_FORMATS + ("html", "csv", "json")
 
@@ -20,10 +30,50 @@ class ExportError(RuntimeError):
     pass
 
 
+def _columns(fig) -> int:
+    """Number of side-by-side panels: distinct horizontal domains of the x axes."""
+    starts = {round(axis.domain[0], 3) for name in fig.layout if name.startswith("xaxis")
+              for axis in [fig.layout[name]] if axis.domain}
+    return max(len(starts), 1)
+
+
+def export_size(fig) -> tuple[int, int]:
+    """(width, height) of the exported canvas: the builder's own size when it set one,
+    at least ``MIN_PANEL_WIDTH`` per side-by-side panel otherwise."""
+    width = fig.layout.width or max(MIN_WIDTH, MIN_PANEL_WIDTH * _columns(fig) + 160)
+    height = fig.layout.height or DEFAULT_HEIGHT
+    return int(width), int(height)
+
+
+def prepare_for_export(fig):
+    """A copy of ``fig`` laid out for a fixed canvas, so the file looks like the screen.
+
+    On screen Streamlit applies its own template (``pio.templates.default`` becomes
+    "streamlit" once Streamlit's plotly support is imported), whose colours are
+    placeholders the browser replaces and whose axes do not grow the margins for their
+    labels; an export rendered with it clips tick labels and axis titles. So every export
+    uses plotly's own template, automargin on every axis, margins at least
+    ``EXPORT_MARGIN`` and the figure kind's export size. (The title keeps its default
+    place, centred in the top margin: plotly's title automargin misplaces titles of
+    several lines.)
+    """
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    fig = go.Figure(fig)
+    width, height = export_size(fig)
+    margin = {k: max(v, getattr(fig.layout.margin, k) or 0) for k, v in EXPORT_MARGIN.items()}
+    fig.update_layout(template=pio.templates["plotly"], width=width, height=height, margin=margin)
+    fig.update_xaxes(automargin=True)
+    fig.update_yaxes(automargin=True)
+    return fig
+
+
 def figure_bytes(fig, fmt: str) -> bytes:
     if fmt == "html":
         return fig.to_html(include_plotlyjs=True, full_html=True).encode()  # works offline
     if fmt in IMAGE_FORMATS:
+        fig = prepare_for_export(fig)
         try:
             return fig.to_image(format=fmt, scale=2 if fmt == "png" else 1)
         except Exception as exc:  # noqa: BLE001 - kaleido raises several types

@@ -41,7 +41,7 @@ def decision_region_figure(results, **_view) -> go.Figure:
         titles += [f"<b>{_short(label)}</b><br>#{r['index']} {class_name(r, r['label'])}"]
         titles += [f"{n}<br>pred {class_name(r, r['clean_prediction'][i])}" if n else ""
                    for i, n in enumerate(names)]
-    fig = make_subplots(rows=len(results), cols=cols, subplot_titles=titles, horizontal_spacing=0.05,
+    fig = make_subplots(rows=len(results), cols=cols, subplot_titles=titles, horizontal_spacing=0.075,
                         vertical_spacing=0.12 / max(len(results), 1) + 0.06,
                         column_widths=[0.7] + [1.0] * (cols - 1))
     seen = set()

@@ -78,6 +78,13 @@ def _missing(results, row: Row) -> str:
     return f"<br><i>not recorded by these checkpoints: {', '.join(absent)}</i>" if absent else ""
 
 
+def epoch_ticks(results) -> dict:
+    """Whole-number epoch ticks: a step of 1, 2, 5, 10, ... giving at most ~10 ticks."""
+    last = max((r["epoch"] for _, res in results for r in res["history"]), default=1)
+    step = next(s for s in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 10 ** 9) if last / s <= 10)
+    return dict(tickmode="linear", tick0=0 if step > 1 else 1, dtick=step, tickformat="d")
+
+
 def history_figure(results, smooth: int | str = 1, **_view) -> go.Figure:
     window = int(smooth)
     rows = [row for row in ROWS if _present(results, row)]
@@ -100,7 +107,9 @@ def history_figure(results, smooth: int | str = 1, **_view) -> go.Figure:
                     fig.add_trace(trace, row=r_i, col=1, **({"secondary_y": line.secondary} if row.right else {}))
         fig.update_yaxes(title_text=row.left, row=r_i, col=1, **({"secondary_y": False} if row.right else {}))
         if row.right:
-            fig.update_yaxes(title_text=row.right, row=r_i, col=1, secondary_y=True, showgrid=False, tickformat=".4~g")
+            # own ticks, not synced to the left axis' grid (synced ticks land on values like 6.848)
+            fig.update_yaxes(title_text=row.right, row=r_i, col=1, secondary_y=True, showgrid=False,
+                             tickmode="auto", nticks=5, tickformat="~r")
     boundaries = sorted({res["pretrain_epochs"] for _, res in results if res.get("pretrain_epochs")})
     for b in boundaries:
         for r_i in range(1, len(rows) + 1):
@@ -109,6 +118,7 @@ def history_figure(results, smooth: int | str = 1, **_view) -> go.Figure:
                              if r_i == 1 else {}))
     fig.update_xaxes(title_text="epoch" + (f" (rolling mean of {window})" if window > 1 else ""),
                      row=max(len(rows), 1), col=1)
+    fig.update_xaxes(**epoch_ticks(results))
     fig.update_annotations(font_size=13)
     fig.update_layout(height=250 * max(len(rows), 1) + 150, width=900, margin=dict(l=10, r=10, t=60, b=90),
                       legend=dict(orientation="h", y=0.01, yanchor="bottom", yref="container", x=0, xanchor="left"))

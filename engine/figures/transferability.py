@@ -3,7 +3,9 @@ axis, target member (plus the whole ensemble) on the x axis, on a shared 0-1 sca
 
 Plotly heatmaps report no click events in Streamlit, so each figure carries an invisible
 scatter marker at every cell centre whose ``customdata`` is (ensemble index, source,
-target); the Transferability page reads clicks from it.
+target); the Transferability page reads clicks from it. The markers use
+``hoverinfo="none"`` (no hover label, but Plotly still reports clicks on them);
+``"skip"`` would make them invisible to clicks too.
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ def transferability_figure(results, **_view) -> go.Figure:
         cells = [(i, j) for i in range(k) for j in range(k + 1)]
         fig.add_trace(go.Scatter(x=[xs[j] for _, j in cells], y=[ys[i] for i, _ in cells], mode="markers",
                                  marker=dict(size=40, opacity=0, symbol="square"), showlegend=False,
-                                 customdata=[[e, i, j] for i, j in cells], hoverinfo="skip", name="cells"),
+                                 customdata=[[e, i, j] for i, j in cells], hoverinfo="none", name="cells"),
                       row=1, col=e + 1)
         fig.update_yaxes(autorange="reversed", title_text="source (attacked member)" if e == 0 else None,
                          row=1, col=e + 1)

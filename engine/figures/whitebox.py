@@ -25,7 +25,7 @@ def whitebox_figure(results, **_view) -> go.Figure:
                    + " — robust only if every restart fails</sup>"),
         xaxis_title="L∞ budget ε (images in [0, 1])", yaxis_title="ensemble accuracy (%)",
         yaxis=dict(range=[0, 100]), height=440, margin=dict(l=60, r=20, t=80, b=50),
-        legend=dict(yanchor="top", y=0.98, xanchor="right", x=0.98, bgcolor="rgba(255,255,255,0.7)"))
+        legend=dict(yanchor="bottom", y=0.02, xanchor="left", x=0.02, bgcolor="rgba(255,255,255,0.7)"))
     return fig
 
 

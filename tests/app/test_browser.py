@@ -1,6 +1,7 @@
 """The app in a real browser (Playwright driving the system Chromium against
 ``streamlit run``): train a quick DVERGE ensemble from the Train page, wait for it, open
-Transferability, move the ε slider, see the heatmap change, download it as a PNG."""
+Transferability, move the ε slider, see the heatmap change, download it as a PNG; and a
+tour of the shipped zoo: click a heatmap cell and see its adversarial examples."""
 from __future__ import annotations
 
 import os
@@ -27,11 +28,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def app_url(tmp_path):
+def _serve(tmp_path, shipped: bool):
+    """``streamlit run`` on a free port with an empty user home and result cache; with or
+    without the shipped zoo. Yields the URL."""
     port = _free_port()
     env = dict(os.environ, ROBUST_ENSEMBLES_HOME=str(tmp_path / "home"), ROBUST_ENSEMBLES_CACHE=str(tmp_path / "cache"),
-               ROBUST_ENSEMBLES_SHIPPED=str(tmp_path / "no-shipped-zoo"), PYTHONPATH=str(REPO))
+               PYTHONPATH=str(REPO))
+    if not shipped:
+        env["ROBUST_ENSEMBLES_SHIPPED"] = str(tmp_path / "no-shipped-zoo")
     log = open(tmp_path / "streamlit.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(REPO / "app" / "main.py"),
                              "--server.port", str(port), "--server.headless", "true"],
@@ -52,6 +56,16 @@ def app_url(tmp_path):
     proc.wait(timeout=20)
     # background training workers started by the app
     subprocess.run(["pkill", "-f", f"engine worker.*{tmp_path}"], check=False)
+
+
+@pytest.fixture
+def app_url(tmp_path):
+    yield from _serve(tmp_path, shipped=False)
+
+
+@pytest.fixture
+def shipped_app_url(tmp_path):
+    yield from _serve(tmp_path, shipped=True)
 
 
 def _set_number(page, label: str, value: int) -> None:
@@ -111,4 +125,40 @@ def test_train_then_explore_transferability_in_a_browser(app_url, tmp_path):
             page.get_by_role("button", name="CSV", exact=True).click()
         rows = download.value.path().read_text().splitlines()
         assert rows[0].startswith("ensemble,method,members") and len(rows) >= 2
+        browser.close()
+
+
+def _local(url: str) -> bool:
+    from urllib.parse import urlparse
+
+    return urlparse(url).hostname in ("127.0.0.1", "localhost", None) or url.startswith(("data:", "blob:", "about:"))
+
+
+def test_tour_of_the_shipped_zoo(shipped_app_url, tmp_path):
+    """The shipped zoo, an empty result cache: the Transferability heatmap's cells are
+    clickable and show the adversarial examples behind them."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(60_000)
+
+        page.goto(shipped_app_url + "/transferability")
+        expect(page.get_by_text("Transferability within the ensemble")).to_be_visible()
+        page.get_by_text("Settings").first.click()
+        _set_number(page, "samples", 20)
+        _set_number(page, "steps", 3)
+        compute = page.get_by_role("button", name=re.compile("Compute for"))
+        if compute.count():
+            compute.click()
+        heatmap = page.locator(".js-plotly-plot").first
+        expect(heatmap.locator(".annotation-text").first).to_contain_text("ε=0.1", timeout=300_000)
+
+        # Cell (source member 0, target member 1) of the first panel: 4 columns (members +
+        # ensemble), 3 rows from the top.
+        box = heatmap.locator(".nsewdrag").first.bounding_box()
+        page.mouse.click(box["x"] + box["width"] * 1.5 / 4, box["y"] + box["height"] * 0.5 / 3)
+        expect(page.get_by_text(re.compile("adversarial examples from member 0, judged by member 1"))).to_be_visible()
+        expect(page.locator(".js-plotly-plot").nth(1).locator("g.im image").first).to_be_attached()
         browser.close()
