@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from engine import analysis, export
+from engine import analyses as analysis
+from engine import export
 from tests.conftest import REPO
 
 CHROMIUM = Path("/usr/bin/chromium")
