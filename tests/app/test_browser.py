@@ -145,20 +145,21 @@ def test_tour_of_the_shipped_zoo(shipped_app_url, tmp_path):
         page.set_default_timeout(60_000)
 
         page.goto(shipped_app_url + "/transferability")
-        expect(page.get_by_text("Transferability within the ensemble")).to_be_visible()
+        expect(page.get_by_text("Transferability within the ensemble")).to_be_visible(timeout=120_000)
         page.get_by_text("Settings").first.click()
         _set_number(page, "samples", 20)
         _set_number(page, "steps", 3)
-        compute = page.get_by_role("button", name=re.compile("Compute for"))
-        if compute.count():
-            compute.click()
+        page.get_by_role("button", name=re.compile("Compute for")).click()
         heatmap = page.locator(".js-plotly-plot").first
         expect(heatmap.locator(".annotation-text").first).to_contain_text("ε=0.1", timeout=300_000)
 
         # Cell (source member 0, target member 1) of the first panel: 4 columns (members +
         # ensemble), 3 rows from the top.
+        heatmap.scroll_into_view_if_needed()
+        page.wait_for_timeout(500)
         box = heatmap.locator(".nsewdrag").first.bounding_box()
         page.mouse.click(box["x"] + box["width"] * 1.5 / 4, box["y"] + box["height"] * 0.5 / 3)
-        expect(page.get_by_text(re.compile("adversarial examples from member 0, judged by member 1"))).to_be_visible()
+        expect(page.get_by_text(re.compile("adversarial examples from member 0, judged by member 1"))).to_be_visible(
+            timeout=60_000)
         expect(page.locator(".js-plotly-plot").nth(1).locator("g.im image").first).to_be_attached()
         browser.close()
