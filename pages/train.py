@@ -108,7 +108,8 @@ def loss_figure(job: jobs.Job, progress: dict, entries: list[dict]) -> go.Figure
     if pre:
         fig.add_vline(x=pre, line_dash="dash", annotation_text=f"{job.method} starts")
     fig.update_layout(title="Training loss per member", xaxis_title="epoch", yaxis_title="loss",
-                      xaxis_range=[0, pre + job.train_config.epochs], height=340, margin={"t": 50, "b": 40})
+                      xaxis_range=[0, pre + job.train_config.epochs], height=340, margin={"t": 50, "b": 40},
+                      xaxis_dtick=max(1, (pre + job.train_config.epochs) // 10), xaxis_tickformat="d")
     return fig
 
 

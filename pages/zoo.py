@@ -67,6 +67,7 @@ else:
             fig.add_scatter(x=epochs, y=[h.get("transferability") for h in history], name="transferability",
                             line={"dash": "dot"})
             fig.update_layout(xaxis_title="epoch", yaxis_title="rate", yaxis_range=[0, 1], height=320,
+                              xaxis_dtick=max(1, len(epochs) // 10), xaxis_tickformat="d",
                               title=f"Training history of {entry['name']}")
             st.plotly_chart(fig, width="stretch")
         else:

@@ -76,3 +76,12 @@ def flip_distance(grid: np.ndarray, offsets: np.ndarray) -> list[Optional[float]
         flipped = [offsets[i] for i in range(centre + 1, len(offsets)) if column[i] != column[centre]]
         out.append(float(flipped[0]) if flipped else None)
     return out
+
+
+def crosses_boundary(model: Ensemble, x: torch.Tensor, direction: torch.Tensor, offsets: torch.Tensor) -> bool:
+    """Whether the model's ensemble prediction changes along x + a·direction, a ∈ offsets
+    (the vertical line of a slice through x)."""
+    with attack_mode(model), torch.no_grad():
+        points = (x + offsets.view(-1, *([1] * (x.dim() - 1))).to(x.device) * direction).clamp_(0, 1)
+        classes = model.log_probs(points).argmax(-1)
+    return bool((classes != classes[0]).any())

@@ -19,6 +19,16 @@ def color(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
 
+def binomial_se(rate: float, n: int) -> float:
+    """Standard error of a rate measured on n independent samples: sqrt(p(1-p)/n)."""
+    return float((max(rate, 0.0) * max(1.0 - rate, 0.0) / max(n, 1)) ** 0.5)
+
+
+def binomial_se_bound(n: int) -> float:
+    """The largest binomial standard error on n samples (at p = 0.5): 0.5/sqrt(n)."""
+    return 0.5 / max(n, 1) ** 0.5
+
+
 def side_by_side(results, titles=None, **kwargs) -> go.Figure:
     """One subplot column per compared ensemble."""
     n = max(len(results), 1)

@@ -80,11 +80,13 @@ def decision_region_figure(results, **_view) -> go.Figure:
     else:
         axis = "vertical: each row's own adversarial direction (no shared surrogate: axes differ between rows)"
     first = results[0][1]
+    rules = {r.get("index_rule") for _, r in results} - {None}
+    image = f"<br>image: {rules.pop()}" if len(rules) == 1 else ("<br>image: see each row" if rules else "")
     fig.update_layout(
         title=dict(text=f"Decision regions in the L∞ ball of radius {first['extent']:g} ({axis}; "
-                        f"horizontal: seeded Rademacher vector; × = clean image)", font_size=12, x=0.01),
+                        f"horizontal: seeded Rademacher vector; × = clean image){image}", font_size=12, x=0.01),
         height=250 * len(results) + 120, width=max(230 * cols + 160, 700),
-        margin=dict(l=50, r=10, t=90, b=50), legend=dict(title="predicted class"))
+        margin=dict(l=50, r=10, t=100, b=50), legend=dict(title="predicted class"))
     fig.update_annotations(font_size=11)
     return fig
 

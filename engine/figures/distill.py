@@ -39,7 +39,8 @@ def distilled_figure(results, **_view):
     fig = image_grid(images, rows=len(layers), cols=cols, titles=titles, height_per_row=CELL + 40)
     fig.update_annotations(font_size=10)
     fig.update_layout(width=max(CELL * cols + 40, 500), margin=dict(l=10, r=10, t=110, b=10),
-                      title=dict(text=f"DVERGE distilled images x' (Eq. 1), ε={first['eps']:.3g}, "
+                      title=dict(text=f"DVERGE distilled images x' (Eq. 1), distillation ε={first['eps']:.3g} "
+                                      "(DVERGE's training budget, not the evaluation ε), "
                                       f"{first['steps']} steps · d = ||f(x')−f(x)||₂ from ||f(x_s)−f(x)||₂ · "
                                       "label = distilling member's prediction on x'",
                                  font_size=12, x=0.01, y=0.99))

@@ -50,7 +50,7 @@ def _cell_title(name: str, entry: dict) -> str:
 
 def heatmaps(results, metrics: list[str]) -> go.Figure:
     rows, cols = len(metrics), max(len(results), 1)
-    titles = [(f"<b>{label}</b><br>" if r_i == 0 else "")
+    titles = [(f"<b>{label}</b> · {r.get('samples')} images<br>" if r_i == 0 else "")
               + (_cell_title(m, r["metrics"][m]) if m in r.get("metrics", {}) else "not computed")
               for r_i, m in enumerate(metrics) for label, r in results]
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from . import side_by_side
+from . import binomial_se, binomial_se_bound, side_by_side
 
 
 def _axes(k: int) -> tuple[list[str], list[str]]:
@@ -19,7 +19,8 @@ def _axes(k: int) -> tuple[list[str], list[str]]:
 
 
 def transferability_figure(results, **_view) -> go.Figure:
-    titles = [f"{label}<br>ε={r['eps']}, off-diag mean {r['off_diagonal_mean']:.2f}" for label, r in results]
+    titles = [f"{label}<br>ε={r['eps']}, off-diag mean {r['off_diagonal_mean']:.2f} · "
+              f"n={r['samples']}, SE ≤ {binomial_se_bound(r['samples']):.2f}" for label, r in results]
     fig = side_by_side(results, titles=titles)
     for e, (_label, r) in enumerate(results):
         k = len(r["matrix"])
@@ -27,7 +28,8 @@ def transferability_figure(results, **_view) -> go.Figure:
         z = [row + [r["ensemble"][i]] for i, row in enumerate(r["matrix"])]
         fig.add_trace(go.Heatmap(z=z, x=xs, y=ys, zmin=0, zmax=1, colorscale="Reds", showscale=e == 0,
                                  colorbar=dict(title="attack<br>success"), text=[[f"{v:.2f}" for v in row] for row in z],
-                                 texttemplate="%{text}", hovertemplate="source %{y} → %{x}: %{z:.3f}<extra></extra>"),
+                                 texttemplate="%{text}", customdata=[[binomial_se(v, r["samples"]) for v in row] for row in z],
+                                 hovertemplate="source %{y} → %{x}: %{z:.3f} ± %{customdata:.3f} (1 SE)<extra></extra>"),
                       row=1, col=e + 1)
         cells = [(i, j) for i in range(k) for j in range(k + 1)]
         fig.add_trace(go.Scatter(x=[xs[j] for _, j in cells], y=[ys[i] for i, _ in cells], mode="markers",

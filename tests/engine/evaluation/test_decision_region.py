@@ -86,3 +86,13 @@ def test_invalid_requests(quick_baseline, tmp_path):
         analyses.run("decision-region", quick_baseline, {"index": 10_000, "resolution": 3})
     with pytest.raises(CheckpointError, match="not a checkpoint"):
         analyses.run("decision-region", quick_baseline, {"surrogate": str(tmp_path), "resolution": 3})
+
+
+def test_default_slice_of_the_shipped_baseline_shows_a_boundary():
+    """Without an index the slice is informative: the shipped baseline's own ensemble panel
+    shows at least two classes, and the result says how the image was chosen."""
+    from tests.conftest import REPO
+
+    result = analyses.run("decision-region", REPO / "checkpoints" / "baseline", {"resolution": 15})
+    assert len(np.unique(result["regions"][-1][:, 7])) >= 2  # the vertical line through the image (column 7 of 15)
+    assert "crosses a decision boundary" in result["index_rule"]
