@@ -95,3 +95,20 @@ def shared_dir() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data not found at {SHARED_DATA} (set ROBUST_ENSEMBLES_SHARED_DATA)")
     return SHARED_DATA
+
+
+# The slow suite: real browser sessions, a real Ray instance, every figure kind rendered
+# in Chromium, the analyses benchmark in child processes. `bash .ci/run` (the README's
+# test command) runs the rest; `python3 -m pytest -q -m slow tests` runs these.
+SLOW_FILES = {"tests/app/test_browser.py", "tests/engine/test_jobs_ray.py",
+              "tests/engine/test_export_layout.py", "tests/engine/test_bench_analyses.py"}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: in the slow suite (not run by .ci/run)")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if Path(item.fspath).resolve().relative_to(REPO).as_posix() in SLOW_FILES:
+            item.add_marker(pytest.mark.slow)

@@ -82,6 +82,7 @@ def test_train_then_explore_transferability_in_a_browser(app_url, tmp_path):
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
         page = browser.new_page(accept_downloads=True, viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(60_000)
+        expect.set_options(timeout=60_000)  # a busy CI machine takes more than 5 s to draw a page
 
         # 1. Train page: the classic one-click DVERGE run, shrunk to a few thousand images.
         page.goto(app_url + "/train")

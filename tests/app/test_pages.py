@@ -57,6 +57,9 @@ def test_page_with_no_ensembles_says_what_to_do(monkeypatch, tmp_path, page):
     elif page == "leaderboard":
         assert infos[-1].startswith("No ensemble of fashion_mnist in the zoo yet"), infos
         assert f"{command} --out {tmp_path / 'ensembles' / 'dverge'}`" in infos[-1]
+    elif page == "sweep":  # a sweep trains its own ensembles: it needs none to start
+        assert infos[-1].startswith("No sweeps yet: choose methods, seeds and a grid above"), infos
+        assert "`python -m engine sweep --method baseline --seeds 0-2 --param lr=0.01,0.05`" in infos[-1]
     elif page != "train":
         assert infos[-1] == ui.no_selection_message(), infos
         assert f"{command} --out {tmp_path / 'ensembles' / 'dverge'}`" in infos[-1]  # the user's zoo, never the source tree
@@ -76,7 +79,7 @@ def lab_home(tmp_path_factory, quick_zoo, quick_baseline):
     return home
 
 
-@pytest.mark.parametrize("page", [p for p in PAGES if p not in ("train", "report", "leaderboard")])
+@pytest.mark.parametrize("page", [p for p in PAGES if p not in ("train", "report", "leaderboard", "sweep")])
 def test_page_computes_and_draws_with_real_ensembles(monkeypatch, lab_home, page):
     at = _app(monkeypatch, lab_home, page)
     at.session_state["shared_ensembles"] = [str(lab_home / "ensembles" / "dverge"),
