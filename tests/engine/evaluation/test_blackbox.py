@@ -6,6 +6,7 @@ from engine import analyses
 from engine.analyses import AnalysisError
 from engine.cache import ResultCache
 from engine.evaluation import blackbox
+from engine.figures import blackbox as blackbox_figures
 
 CONFIG = dict(samples=60, eps=[0.05, 0.2], steps=5, restarts=2, losses=["ce"], seed=0)
 
@@ -56,9 +57,9 @@ def test_the_target_cannot_be_its_own_surrogate(quick_baseline, tmp_path):
 def test_figure_and_table_have_one_line_per_ensemble():
     r = {"eps": [0.1, 0.2], "accuracy": [0.5, 0.2], "clean_accuracy": 0.9, "per_attack": {"pgd-momentum/ce": [0.6, 0.3]},
          "surrogates": [{"name": "s", "members": 3, "arch": "lenet5"}], "steps": 5, "samples": 10}
-    fig = blackbox.figures.blackbox_figure([("a", r), ("b", r)])
+    fig = blackbox_figures.blackbox_figure([("a", r), ("b", r)])
     assert [t.name for t in fig.data] == ["a", "b"] and list(fig.data[0].y) == [0.9, 0.5, 0.2]
-    rows = blackbox.figures.blackbox_table([("a", r)])
+    rows = blackbox_figures.blackbox_table([("a", r)])
     assert [row["accuracy"] for row in rows] == [0.5, 0.2] and rows[0]["accuracy[pgd-momentum/ce]"] == 0.6
 
 
