@@ -100,7 +100,7 @@ def shared_dir() -> Path:
 # The slow suite: real browser sessions, a real Ray instance, every figure kind rendered
 # in Chromium, the analyses benchmark in child processes. `bash .ci/run` (the README's
 # test command) runs the rest; `python3 -m pytest -q -m slow tests` runs these.
-SLOW_FILES = {"tests/app/test_browser.py", "tests/engine/test_jobs_ray.py",
+SLOW_FILES = {"tests/app/test_browser.py", "tests/engine/jobs/test_ray_executor.py",
               "tests/engine/test_export_layout.py", "tests/engine/test_bench_analyses.py"}
 
 

@@ -1,6 +1,6 @@
 """Sweep grids: seeds and grid parsing, expansion into validated trial configs, and the
 mean ± std table (checked against numpy). Running sweeps on an executor is tested with
-a real Ray instance in test_jobs_ray.py."""
+a real Ray instance in tests/engine/jobs/test_ray_executor.py."""
 import numpy as np
 import pytest
 

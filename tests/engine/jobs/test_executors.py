@@ -8,6 +8,7 @@ import pytest
 
 from engine import jobs
 from engine.checkpoint import load_checkpoint, read_meta
+from tests.helpers import wait_for
 
 
 @pytest.fixture
@@ -22,18 +23,6 @@ def tiny(epochs=1, **kw):
     (a worker's start-up, mostly importing torch, costs more than that)."""
     return jobs.build_config("baseline", None, members=2, epochs=epochs, train_subset=1000, batch_size=100,
                              lr=0.05, eval_samples=100, history_samples=0, device="cpu", **kw)
-
-
-def wait_for(executor, job_id, predicate, timeout=90.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        executor.refresh()
-        job = executor.get(job_id)
-        if predicate(job):
-            return job
-        time.sleep(0.1)
-    raise AssertionError(f"timed out; job is {executor.get(job_id)}; log:\n"
-                         f"{executor.store.log_path(job_id).read_text(errors='replace')[-2000:]}")
 
 
 def exits(job, timeout=15.0) -> bool:

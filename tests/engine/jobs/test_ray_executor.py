@@ -4,7 +4,6 @@ sweep runs, aggregates over seeds and skips its finished trials when rerun."""
 import json
 import os
 import statistics
-import time
 
 import pytest
 import torch
@@ -15,6 +14,7 @@ ray = pytest.importorskip("ray", reason="Ray is an optional extra (pip install -
 from engine import cli, jobs, sweep  # noqa: E402
 from engine.checkpoint import load_checkpoint  # noqa: E402
 from engine.jobs.ray_executor import NAMESPACE, RayExecutor  # noqa: E402
+from tests import helpers  # noqa: E402
 from tests.conftest import REPO  # noqa: E402
 
 TINY = dict(members=2, train_subset=1000, batch_size=100, lr=0.05, eval_samples=100, history_samples=0, device="cpu")
@@ -52,16 +52,7 @@ def tiny(epochs=1, **kw):
 
 
 def wait_for(executor, job_id, predicate, timeout=600.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        executor.refresh()
-        job = executor.get(job_id)
-        if predicate(job):
-            return job
-        time.sleep(0.2)
-    log = executor.store.log_path(job_id)
-    raise AssertionError(f"timed out; job is {executor.get(job_id)}; log:\n"
-                         f"{log.read_text(errors='replace')[-2000:] if log.exists() else '(none)'}")
+    return helpers.wait_for(executor, job_id, predicate, timeout=timeout, poll=0.2)
 
 
 def test_cancel_kills_the_actor_and_resume_continues_from_the_last_saved_epoch(stores):
