@@ -25,7 +25,7 @@ import torch
 from . import checkpoint as ckpt
 from . import data
 from .config import TrainConfig, make_config
-from .device import select_device
+from .device import bf16_autocast, select_device, to_device  # noqa: F401 - re-exported: engine.train.to_device stays importable
 from .ensemble import Ensemble
 from .evaluation.accuracy import clean_accuracy
 from .evaluation.diversity import diversity_metrics
@@ -57,21 +57,6 @@ ProgressFn = Callable[[Progress], None]
 
 #: on a GPU, the loop reads its loss sums (a host-device sync) at most this often
 REPORT_SECONDS = 0.5
-
-
-def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """Host -> device copy of a batch: from pinned (page-locked) memory and non-blocking on
-    CUDA, so the copy overlaps the host's work queueing the previous step; a plain
-    ``.to`` elsewhere (pinning needs a CUDA driver)."""
-    if device.type == "cuda" and t.device.type == "cpu":
-        return t.pin_memory().to(device, non_blocking=True)
-    return t.to(device)
-
-
-def bf16_autocast(device: torch.device, enabled: bool):
-    """bf16 mixed precision on ``device`` (CUDA, or CPU where it runs too: how the tests
-    check it against fp32). bf16 keeps fp32's exponent range, so no loss scaling is needed."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
 
 
 class _LossSums:

@@ -6,7 +6,7 @@ from typing import Optional
 
 from pydantic import Field
 
-from ..attacks.autoattack import PROTOCOLS, library_version
+from ..attacks.autoattack import VERSIONS, library_version
 from ..evaluation import adaptive as core
 from ..figures import adaptive as figures
 from . import MAX_SAMPLES, AnalysisConfig, Context, register_analysis, steps_field
@@ -24,7 +24,7 @@ class Config(AnalysisConfig):
 
 def depends_on(config: Config, dataset: str) -> dict:
     """Cache-key material beyond the config: the check grid and Square's fixed parameters."""
-    return {"grid": [*core.GRID_FACTORS, core.LARGE_EPS, core.UNBOUNDED_EPS], "square": PROTOCOLS["standard"]["square"],
+    return {"grid": [*core.GRID_FACTORS, core.LARGE_EPS, core.UNBOUNDED_EPS], "square": VERSIONS["standard"]["square"],
             "library": library_version()}
 
 

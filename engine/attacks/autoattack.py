@@ -48,9 +48,11 @@ Progress = Callable[[int, int, str], None]
 #: component order of the standard version (the order matters only for cost).
 COMPONENTS = ("apgd-ce", "apgd-t", "fab-t", "square")
 
-#: version -> component -> parameters. ``standard`` is the official standard version
+#: AutoAttack version -> component -> parameters. ``standard`` is the official standard version
 #: (Croce & Hein 2020, Sec. 5 and the reference implementation's ``version='standard'``).
-PROTOCOLS: dict[str, dict[str, dict]] = {
+#: Named VERSIONS, not protocols: the attack-strength protocols of the evaluations are
+#: ``engine.evaluation.protocols.PROTOCOLS``.
+VERSIONS: dict[str, dict[str, dict]] = {
     "standard": {
         "apgd-ce": {"steps": 100, "restarts": 1, "rho": 0.75},
         "apgd-t": {"steps": 100, "restarts": 1, "targets": 9, "rho": 0.75},
@@ -113,9 +115,9 @@ def build_component(name: str, model: nn.Module, *, norm: Norm, eps: float, seed
 
 def protocol(version: Version, overrides: dict[str, dict] | None = None) -> dict[str, dict]:
     """The component parameters of ``version`` with per-component ``overrides`` applied."""
-    if version not in PROTOCOLS:
-        raise ValueError(f"unknown AutoAttack version {version!r}; choose from {', '.join(PROTOCOLS)}")
-    params = {name: dict(p) for name, p in PROTOCOLS[version].items()}
+    if version not in VERSIONS:
+        raise ValueError(f"unknown AutoAttack version {version!r}; choose from {', '.join(VERSIONS)}")
+    params = {name: dict(p) for name, p in VERSIONS[version].items()}
     for name, extra in (overrides or {}).items():
         if name not in params:
             raise ValueError(f"unknown AutoAttack component {name!r}; choose from {', '.join(COMPONENTS)}")
@@ -218,5 +220,5 @@ def autoattack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float
                             components=records)
 
 
-__all__ = ["COMPONENTS", "PROTOCOLS", "AutoAttackResult", "autoattack", "build_component", "library_version", "protocol",
+__all__ = ["COMPONENTS", "VERSIONS", "AutoAttackResult", "autoattack", "build_component", "library_version", "protocol",
            "run_component"]

@@ -27,7 +27,7 @@ import torch
 
 from ..attacks import pgd
 from ..attacks.adaptive import AdaptiveAttack, adaptive_attack
-from ..attacks.autoattack import PROTOCOLS, run_component
+from ..attacks.autoattack import VERSIONS, run_component
 from ..attacks.registry import EnsembleLogProbs
 from ..ensemble import Ensemble, attack_mode
 from ..models import inference_copy
@@ -141,7 +141,7 @@ def adaptive_evaluation(ensemble: Ensemble, x: torch.Tensor, y: torch.Tensor, *,
         clean_idx = main.clean.nonzero().flatten()
         square_robust = main.clean.clone()
         if len(clean_idx) and eps > 0:
-            params = dict(PROTOCOLS["standard"]["square"], queries=square_queries)
+            params = dict(VERSIONS["standard"]["square"], queries=square_queries)
             xb, yb = x[clean_idx].to(device), y[clean_idx].to(device)
             adv = run_component("square", EnsembleLogProbs(ensemble), xb, yb, norm="linf", eps=eps,
                                 seed=seed, params=params)

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from ..attacks import pgd
-from ..attacks.autoattack import PROTOCOLS, run_component
+from ..attacks.autoattack import VERSIONS, run_component
 from ..attacks.registry import EnsembleLogProbs
 from ..data import get_spec
 from ..ensemble import Ensemble, attack_mode
@@ -46,7 +46,7 @@ def attackable(ensemble: Ensemble) -> EnsembleLogProbs:
 
 def describe(version: str, norm: str, eps: float) -> str:
     """The protocol in words (what a paper's table caption would say)."""
-    p = PROTOCOLS[version]
+    p = VERSIONS[version]
     return (f"AutoAttack {version} (Croce & Hein 2020) via torchattacks: APGD-CE {p['apgd-ce']['steps']} it., "
             f"APGD-T {p['apgd-t']['targets']} targets x {p['apgd-t']['steps']} it., FAB-T {p['fab-t']['targets']} "
             f"targets x {p['fab-t']['steps']} it., Square {p['square']['queries']} queries; "
@@ -72,7 +72,7 @@ def pgd_vs_apgd(ensemble: Ensemble, x: torch.Tensor, y: torch.Tensor, *, eps: fl
         with torch.no_grad():
             pgd_robust = clean & (model(adv.flatten(0, 1)).argmax(-1).view(restarts, -1) == y).all(0)
         apgd = run_component("apgd-ce", model, x, y, norm="linf", eps=eps, seed=seed,
-                             params=PROTOCOLS["standard"]["apgd-ce"])
+                             params=VERSIONS["standard"]["apgd-ce"])
         with torch.no_grad():
             apgd_robust = clean & (model(apgd).argmax(-1) == y)
     n = len(y)

@@ -14,7 +14,8 @@ from engine.methods import Batch, get_method
 from engine.methods.base import Losses
 from engine.models import build_classifier
 from engine.config import TrainConfig
-from engine.train import TrainingError, _LossSums, bf16_autocast, to_device, train
+from engine.device import bf16_autocast, to_device
+from engine.train import TrainingError, _LossSums, train
 
 ENGINE = Path(__file__).resolve().parents[2] / "engine"
 

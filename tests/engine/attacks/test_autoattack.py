@@ -122,10 +122,10 @@ def test_undefended_ensemble_is_almost_never_robust_at_a_large_eps():
 
 
 def test_quick_and_standard_protocols():
-    assert aa.PROTOCOLS["standard"]["apgd-ce"]["steps"] == 100
-    assert aa.PROTOCOLS["standard"]["apgd-t"]["targets"] == 9
-    assert aa.PROTOCOLS["standard"]["fab-t"]["targets"] == 9
-    assert aa.PROTOCOLS["standard"]["square"]["queries"] == 5000
+    assert aa.VERSIONS["standard"]["apgd-ce"]["steps"] == 100
+    assert aa.VERSIONS["standard"]["apgd-t"]["targets"] == 9
+    assert aa.VERSIONS["standard"]["fab-t"]["targets"] == 9
+    assert aa.VERSIONS["standard"]["square"]["queries"] == 5000
     assert aa.protocol("quick", {"square": {"queries": 7}})["square"]["queries"] == 7
     with pytest.raises(ValueError, match="unknown AutoAttack component 'nope'"):
         aa.protocol("standard", {"nope": {}})
@@ -136,7 +136,7 @@ def test_quick_and_standard_protocols():
 def test_components_are_configured_with_the_papers_iterations():
     model = Linear(torch.randn(10, 4))
     built = {name: aa.build_component(name, model, norm="linf", eps=0.1, seed=0, num_classes=10,
-                                      params=aa.PROTOCOLS["standard"][name]) for name in aa.COMPONENTS}
+                                      params=aa.VERSIONS["standard"][name]) for name in aa.COMPONENTS}
     assert built["apgd-ce"].steps == 100 and built["apgd-ce"].loss == "ce"
     assert built["apgd-t"].steps == 100 and built["apgd-t"].n_target_classes == 9
     assert built["fab-t"].steps == 100 and built["fab-t"].multi_targeted and built["fab-t"].n_target_classes == 9

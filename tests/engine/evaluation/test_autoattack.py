@@ -1,4 +1,6 @@
 """AutoAttack and adaptive analyses: the cache key covers every attack parameter."""
+import copy
+
 import pytest
 
 from engine import analyses
@@ -33,11 +35,11 @@ def test_every_component_parameter_changes_the_autoattack_cache_key(monkeypatch,
     entry = analyses.get("autoattack")
     config = entry.config(quick=version == "quick")
     base, _ = analyses.request_key(entry, CKPT, config)
-    for component, params in aa.PROTOCOLS[version].items():
+    for component, params in aa.VERSIONS[version].items():
         for param, value in params.items():
-            changed = {c: dict(p) for c, p in aa.PROTOCOLS.items()}
+            changed = copy.deepcopy(aa.VERSIONS)  # a shallow copy would change the real parameters for later tests
             changed[version][component][param] = value * 2 + 1
-            monkeypatch.setattr(aa, "PROTOCOLS", changed)
+            monkeypatch.setattr(aa, "VERSIONS", changed)
             key, _ = analyses.request_key(entry, CKPT, config)
             assert key != base, f"{component}.{param} is not in the cache key"
             monkeypatch.undo()
