@@ -5,6 +5,9 @@ from .common import CLIError, _emit, add_fields, config_values
 
 
 def _job_row_text(r: dict) -> str:
+    if r.get("kind") == "analysis":
+        line = f"{r['id']}  {r['state']:<9} {r['progress'] * 100:5.1f}%  analysis: {r['status']}  ({r['name']})"
+        return line + (f"\n    {r['error']}" if r["error"] and r["state"] == "running" else "")
     metrics = "" if r["accuracy"] is None else f" acc {r['accuracy']:.3f}"
     if r["transferability"] is not None:
         metrics += f" transfer {r['transferability']:.3f}"
@@ -33,7 +36,7 @@ def executor_from_args(args, **options):
 
 
 def cmd_jobs(args) -> int:
-    """Background training jobs (engine/jobs/): list, submit, show, cancel, resume."""
+    """Background jobs (engine/jobs/): list, submit, submit-analysis, show, cancel, resume."""
     from .. import jobs
     from ..config import train_fields
 
@@ -48,6 +51,8 @@ def cmd_jobs(args) -> int:
             given = config_values(args, train_fields())
             config = jobs.build_config(given.pop("method"), given.pop("preset", None), **given)
             job = executor.submit(config, args.name)
+        elif args.jobs_command == "submit-analysis":
+            job = executor.submit_analysis(_analysis_items(args), args.name, label=args.analysis)
         elif args.jobs_command == "cancel":
             job = executor.cancel(args.job_id)
         elif args.jobs_command == "resume":
@@ -61,8 +66,34 @@ def cmd_jobs(args) -> int:
     progress = executor.store.progress(job.id)
     result = dict(jobs.summary(job, progress), last_report=progress.get("last"), history=jobs.history(job),
                   log=str(executor.store.log_path(job.id)))
+    if job.kind == "analysis":
+        result.update(estimate_seconds=progress.get("estimate_seconds"), errors=progress.get("errors", []))
     _emit(result, args.json, lambda r: print(_job_row_text(r)))
     return 0
+
+
+def _analysis_items(args) -> list[dict]:
+    """``submit-analysis NAME CK... --config JSON``: the job's items (``report``: the
+    report's analyses, its settings in --config: eps, samples, protocol, autoattack)."""
+    import json
+
+    from ..jobs import analysis
+
+    try:
+        config = json.loads(args.config) if args.config else {}
+    except ValueError as exc:
+        raise CLIError(f"--config is not JSON: {exc}") from None
+    if not isinstance(config, dict):
+        raise CLIError("--config must be a JSON object, e.g. '{\"samples\": 100}'")
+    if args.analysis == "report":
+        unknown = set(config) - {"eps", "samples", "protocol", "autoattack"}
+        if unknown:
+            raise CLIError(f"report settings are eps, samples, protocol, autoattack; got {', '.join(sorted(unknown))}")
+        checkpoints = {__import__("pathlib").Path(c).name: c for c in args.checkpoints} or None
+        return analysis.report_items(checkpoints, **config)
+    if not args.checkpoints:
+        raise CLIError(f"submit-analysis {args.analysis} needs at least one checkpoint")
+    return analysis.request_items(args.analysis, args.checkpoints, config)
 
 
 def cmd_worker(args) -> int:
@@ -79,13 +110,21 @@ def cmd_worker(args) -> int:
 def add_parsers(sub) -> None:
     from ..config import train_fields
 
-    jb = sub.add_parser("jobs", help="background training jobs (what the app's Train page runs)")
+    jb = sub.add_parser("jobs", help="background training and analysis jobs (what the app's Train and analysis "
+                        "pages run)")
     jsub = jb.add_subparsers(dest="jobs_command", required=True)
     store_help = "job store directory (default: the user data directory's jobs/)"
     js = jsub.add_parser("submit", help="queue a training run; it starts when a slot is free")
     add_fields(js, train_fields(), switches=True, show_defaults=False)  # the same flags as `train`
     js.set_defaults(preset="quick")
     js.add_argument("--name", help="ensemble name (sanitized; default from method and data set)")
+    ja = jsub.add_parser("submit-analysis", help="queue an analysis (or the report's analyses) as a background "
+                         "job; its results land in the result cache the app and eval read")
+    ja.add_argument("analysis", help="an analysis name (python -m engine eval --help lists them) or 'report'")
+    ja.add_argument("checkpoints", nargs="*", help="checkpoint directories (report: default the shipped zoo)")
+    ja.add_argument("--config", help="the analysis config as a JSON object, e.g. '{\"samples\": 100, \"eps\": 0.1}' "
+                    "(report: eps, samples, protocol, autoattack)")
+    ja.add_argument("--name", help="a label for the job list")
     for name, text in (("list", "every job with its state and progress (also starts queued jobs)"),
                        ("show", "one job with its last report and per-epoch history"),
                        ("cancel", "stop a queued or running job (its checkpoint keeps the last saved epoch)"),

@@ -1,4 +1,11 @@
-"""Background training jobs: a persistent store on disk and executors that run them.
+"""Background jobs -- training runs and long analyses: a persistent store on disk and
+executors that run them.
+
+Analysis jobs (``kind == "analysis"``, :mod:`engine.jobs.analysis`) run registered analyses
+(one over the compared ensembles, the report's, the leaderboard's missing cells) in the same
+worker, store and executors; their results land in the normal result cache. They have their
+own slot(s) (``ROBUST_ENSEMBLES_MAX_ANALYSIS_JOBS``, default 1), so they never queue behind a
+training run.
 
 The app never trains in its own (Streamlit script) thread. A *job* is a validated
 :class:`~engine.config.TrainConfig` plus an output checkpoint directory; an *executor* runs
@@ -45,14 +52,16 @@ text), :mod:`~engine.jobs.executors` (queue logic and backends), :mod:`~engine.j
 """
 from __future__ import annotations
 
+from . import analysis
 from .configs import build_config, form_defaults, pretrain_epochs
 from .display import fraction_done, history, saved_epochs, status_text, summary
-from .executors import (EXECUTOR_ENV, EXECUTORS, MAX_JOBS_ENV, REPO, Executor, LocalProcessExecutor,
+from .executors import (EXECUTOR_ENV, EXECUTORS, MAX_ANALYSIS_JOBS_ENV, MAX_JOBS_ENV, REPO, Executor, LocalProcessExecutor,
                         _proc_running, get_executor)
 from .store import (ACTIVE, HEARTBEAT_SECONDS, HEARTBEAT_TIMEOUT, STATES, Job, JobError, JobStore, safe_name)
 from .worker import ProgressWriter, run_job
 
-__all__ = ["ACTIVE", "EXECUTORS", "EXECUTOR_ENV", "HEARTBEAT_SECONDS", "HEARTBEAT_TIMEOUT", "MAX_JOBS_ENV", "REPO",
+__all__ = ["ACTIVE", "EXECUTORS", "EXECUTOR_ENV", "HEARTBEAT_SECONDS", "HEARTBEAT_TIMEOUT", "MAX_ANALYSIS_JOBS_ENV",
+           "MAX_JOBS_ENV", "REPO", "analysis",
            "STATES", "Executor", "Job", "JobError", "JobStore", "LocalProcessExecutor", "ProgressWriter",
            "build_config", "form_defaults", "fraction_done", "get_executor", "history",
            "pretrain_epochs", "run_job", "safe_name", "saved_epochs", "status_text", "summary"]

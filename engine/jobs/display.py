@@ -11,9 +11,11 @@ from .store import Job
 
 
 def history(job: Job) -> list[dict]:
-    """Per-epoch metrics from the checkpoint(s), in order, each with ``phase`` and a
+    """(An analysis job has none.) Per-epoch metrics from the checkpoint(s), in order, each with ``phase`` and a
     ``step`` counting epochs across phases (pre-training first): what DVERGE Fig. 2 plots."""
     entries = []
+    if job.kind == "analysis":
+        return entries
     for phase, directory in (("pretrain", Path(job.out) / "pretrain"), ("train", Path(job.out))):
         try:
             meta = read_meta(directory)
@@ -39,6 +41,8 @@ def saved_epochs(job: Job) -> dict[str, int]:
 def fraction_done(job: Job, progress: dict | None = None) -> float:
     """Share of all epochs (pre-training + training) completed, from the last report, or
     from the saved checkpoints when there is none."""
+    if job.kind == "analysis":
+        return _analysis_fraction(job, progress)
     if job.state == "done":
         return 1.0
     config = job.train_config
@@ -65,6 +69,8 @@ def _duration(seconds: float) -> str:
 def status_text(job: Job, progress: dict | None = None) -> str:
     """One line saying where a job is, e.g. ``dverge · epoch 1/2 · batch 34/200 · ETA 1 min 05 s``
     (the ETA is that of the current phase, from :class:`engine.train.Progress`)."""
+    if job.kind == "analysis":
+        return _analysis_status(job, progress)
     last = (progress or {}).get("last")
     if job.state == "queued":
         return "queued: starts when a slot is free"
@@ -84,12 +90,52 @@ def status_text(job: Job, progress: dict | None = None) -> str:
     return text
 
 
+def _analysis_fraction(job: Job, progress: dict | None = None) -> float:
+    """An analysis job: the weighted share of its items done (engine.jobs.analysis)."""
+    if job.state == "done":
+        return 1.0
+    last = (progress or {}).get("last")
+    return float(last["fraction"]) if last else 0.0
+
+
+def _analysis_status(job: Job, progress: dict | None = None) -> str:
+    """An analysis job, e.g. ``blackbox · dverge x3 (dverge): transfer 3/12 · 1/2 done · ETA 4 min 10 s (whole job)``."""
+    last = (progress or {}).get("last")
+    if job.state == "queued":
+        return "queued: starts when a slot is free"
+    if job.state != "running":
+        text = job.state + (f": {job.error}" if job.error else "")
+        if job.started and job.finished:
+            text += f" (ran {_duration(job.finished - job.started)})"
+        return text
+    if not last:
+        return "starting the worker..."
+    text = f"{last['what']} · {last['done_items']}/{last['items']} done"
+    if last.get("eta_seconds") is not None:
+        text += f" · ETA {_duration(last['eta_seconds'])} (whole job)"
+    return text
+
+
 def summary(job: Job, progress: dict | None = None) -> dict:
     """One row for job lists (page table, ``jobs list``)."""
+    if job.kind == "analysis":
+        items = job.config["items"]
+        last = (progress or {}).get("last") or {}
+        return {"id": job.id, "name": job.name, "state": job.state, "kind": "analysis",
+                "method": None, "dataset": items[0]["dataset"] if items else None, "arch": None, "members": None,
+                "progress": round(fraction_done(job, progress), 4), "epochs_saved": None,
+                "accuracy": None, "transferability": None,
+                "created": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(job.created)),
+                "error": job.error, "checkpoint": None,
+                "analyses": list(dict.fromkeys(i["analysis"] for i in items)),
+                "checkpoints": list(dict.fromkeys(i["checkpoint"] for i in items)),
+                "items": len(items), "items_done": len((progress or {}).get("finished", [])),
+                "eta_seconds": last.get("eta_seconds") if job.state == "running" else None,
+                "status": status_text(job, progress)}
     config = job.config
     last_entries = history(job)
     last = last_entries[-1] if last_entries else {}
-    return {"id": job.id, "name": job.name, "state": job.state, "method": config["method"],
+    return {"id": job.id, "name": job.name, "state": job.state, "kind": "train", "method": config["method"],
             "dataset": config["dataset"], "arch": config["arch"], "members": config["members"],
             "progress": round(fraction_done(job, progress), 4), "epochs_saved": len(last_entries),
             "accuracy": last.get("ensemble_clean_accuracy"), "transferability": last.get("transferability"),

@@ -21,6 +21,7 @@ from .store import ACTIVE, HEARTBEAT_TIMEOUT, Job, JobError, JobStore
 
 REPO = Path(__file__).resolve().parents[2]
 MAX_JOBS_ENV = "ROBUST_ENSEMBLES_MAX_JOBS"
+MAX_ANALYSIS_JOBS_ENV = "ROBUST_ENSEMBLES_MAX_ANALYSIS_JOBS"
 EXECUTOR_ENV = "ROBUST_ENSEMBLES_EXECUTOR"
 
 #: executor name -> Executor subclass (``@EXECUTORS.register("name")`` next to the class).
@@ -54,7 +55,30 @@ class Executor(ABC):
     def _stop(self, job: Job) -> None:
         """Stop the job's worker (its checkpoint keeps its last saved epoch)."""
 
+    def analysis_slots(self) -> list[str]:
+        """Slots of analysis jobs, apart from training's so that an analysis never waits for
+        a training run: ``ROBUST_ENSEMBLES_MAX_ANALYSIS_JOBS`` (default 1) on the first
+        training slot's device; none while the training queue is paused (no slots)."""
+        base = self.slots()
+        if not base:
+            return []
+        env = os.environ.get(MAX_ANALYSIS_JOBS_ENV)
+        try:
+            n = int(env) if env not in (None, "") else 1
+        except ValueError:
+            raise JobError(f"{MAX_ANALYSIS_JOBS_ENV}={env!r} is not a number of jobs") from None
+        return [f"{base[0].split('#')[0]}#analysis{i}" for i in range(max(n, 0))]
+
     # -- the interface
+    def submit_analysis(self, items: list[dict], name: str | None = None, label: str | None = None) -> Job:
+        """Queue an analysis job (items from :mod:`engine.jobs.analysis`); starts at once
+        if an analysis slot is free."""
+        from .analysis import job_title
+
+        job = self.store.create_analysis(items, name or (job_title(items) if items else None), label)
+        self.refresh()
+        return self.store.get(job.id)
+
     def submit(self, config: TrainConfig | dict, name: str | None = None) -> Job:
         """Validate, queue, and start at once if a slot is free."""
         job = self.store.create(_as_config(config), name)
@@ -74,7 +98,8 @@ class Executor(ABC):
         return self.store.get(job_id)
 
     def resume(self, job_id: str) -> Job:
-        """Queue a failed or cancelled job again; it continues from its last saved epoch."""
+        """Queue a failed or cancelled job again; it continues from its last saved epoch (an
+        analysis job: with the results not cached yet)."""
         with self.store.lock():
             job = self.store.get(job_id)
             if job.state not in ("failed", "cancelled"):
@@ -98,11 +123,12 @@ class Executor(ABC):
                 else:
                     self._stop(job)  # a hung worker (no heartbeat) must not keep writing the checkpoint
                     self._mark_interrupted(job)
-            free = [s for s in self.slots() if s not in busy]
+            free = {"train": [s for s in self.slots() if s not in busy],
+                    "analysis": [s for s in self.analysis_slots() if s not in busy]}
             for job in sorted((j for j in jobs if j.state == "queued"), key=lambda j: j.queued):
-                if not free:
-                    break
-                slot = free.pop(0)
+                if not free[job.kind]:
+                    continue
+                slot = free[job.kind].pop(0)
                 started = self.store.update(job.id, state="running", started=time.time(), executor=self.name,
                                             slot=slot, attempts=job.attempts + 1, pid=None)
                 try:
@@ -110,16 +136,21 @@ class Executor(ABC):
                 except OSError as exc:
                     self.store.update(job.id, state="failed", finished=time.time(),
                                       error=f"could not start the worker: {exc}")
-                    free.insert(0, slot)
+                    free[job.kind].insert(0, slot)
                     continue
                 self.store.update(job.id, **handle)
             return self.store.list()
 
     def _mark_interrupted(self, job: Job) -> None:
+        worker = f"pid {job.pid}" if job.pid else f"{job.executor} slot {job.slot}"
+        if job.kind == "analysis":
+            self.store.update(job.id, state="failed", finished=time.time(),
+                              error=f"interrupted: the worker ({worker}) stopped without finishing; the results it "
+                                    "finished are cached. Resume to compute the rest.")
+            return
         saved = saved_epochs(job)
         where = (f"epoch {saved['train']}" if saved["train"] or not saved["pretrain"]
                  else f"pre-training epoch {saved['pretrain']}")
-        worker = f"pid {job.pid}" if job.pid else f"{job.executor} slot {job.slot}"
         self.store.update(job.id, state="failed", finished=time.time(),
                           error=f"interrupted: the worker ({worker}) stopped without finishing; "
                                 f"the checkpoint holds {where}. Resume to continue from there.")

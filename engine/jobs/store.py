@@ -37,9 +37,10 @@ class Job(BaseModel):
 
     id: str
     name: str
+    kind: Literal["train", "analysis"] = "train"  # analysis: config = {"items": [...]} (engine.jobs.analysis)
     state: Literal["queued", "running", "done", "failed", "cancelled"] = "queued"
     config: dict[str, Any]
-    out: str  # checkpoint directory (absolute)
+    out: str  # checkpoint directory (absolute); an analysis job's own directory
     created: float
     queued: float  # when it (re-)entered the queue: FIFO order
     started: float | None = None
@@ -56,8 +57,8 @@ class Job(BaseModel):
         return TrainConfig.model_validate(self.config)
 
     @property
-    def method(self) -> str:
-        return self.config["method"]
+    def method(self) -> str | None:
+        return self.config.get("method")
 
 
 
@@ -127,6 +128,20 @@ class JobStore:
             job_id = time.strftime("%Y%m%d-%H%M%S", time.localtime(now)) + "-" + secrets.token_hex(3)
             job = Job(id=job_id, name=label, config=config.model_dump(), out=str((self.ensembles / label).resolve()),
                       created=now, queued=now)
+            self.save(job)
+            return job
+
+    def create_analysis(self, items: list[dict], name: str | None = None, label: str | None = None) -> Job:
+        """A new queued analysis job (``items`` from :mod:`engine.jobs.analysis`). ``label``
+        tags what asked for it (e.g. ``report``), so a page finds its own jobs again."""
+        if not items:
+            raise JobError("nothing to compute: every requested result is already cached or none was asked for")
+        with self.lock():
+            now = time.time()
+            job_id = time.strftime("%Y%m%d-%H%M%S", time.localtime(now)) + "-" + secrets.token_hex(3)
+            text = re.sub(r"[^A-Za-z0-9._ +()-]+", "-", (name or "").strip())[:80] or "analysis"
+            job = Job(id=job_id, name=text, kind="analysis", config={"items": items, "label": label},
+                      out=str(self.job_dir(job_id).resolve()), created=now, queued=now)
             self.save(job)
             return job
 

@@ -1,5 +1,6 @@
-"""The worker body of one job: train it (resuming whatever is saved), report progress to the
-store, record the outcome and hand the slot on. Backend-agnostic."""
+"""The worker body of one job: train it (resuming whatever is saved) or run its analyses
+(:mod:`engine.jobs.analysis`), report progress to the store, record the outcome and hand the
+slot on. Backend-agnostic."""
 from __future__ import annotations
 
 import os
@@ -73,6 +74,10 @@ def run_job(job_id: str, store: JobStore, executor: Executor | None = None) -> s
         raise _Stopped()
 
     signal.signal(signal.SIGTERM, on_term)
+    if job.kind == "analysis":
+        outcome = _run_analysis(job, store)
+        stop.set()
+        return _finish(job_id, store, executor, outcome)
     saved = saved_epochs(job)
     store.update(job_id, resumed_from_epoch=saved["train"] if (Path(job.out) / "meta.json").is_file() else None)
     writer = ProgressWriter(store, job_id, saved)
@@ -89,6 +94,26 @@ def run_job(job_id: str, store: JobStore, executor: Executor | None = None) -> s
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stop.set()
         writer.flush()
+    return _finish(job_id, store, executor, outcome)
+
+
+def _run_analysis(job, store: JobStore) -> dict[str, Any]:
+    from .analysis import run_analysis_job
+
+    try:
+        return run_analysis_job(job, store)
+    except _Stopped:
+        return {"state": "failed", "error": "interrupted by SIGTERM; resume to compute the results not cached yet"}
+    except Exception as exc:  # recorded for the user; the full traceback goes to worker.log
+        traceback.print_exc()
+        return {"state": "failed", "error": f"{type(exc).__name__}: {exc}"}
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def _finish(job_id: str, store: JobStore, executor: Executor | None, outcome: dict[str, Any]) -> str:
+    """Record the outcome (unless the job was cancelled or taken meanwhile), then let the
+    executor start the next queued job."""
     with store.lock():
         current = store.get(job_id)
         if current.state == "running" and current.pid in (None, os.getpid()):
