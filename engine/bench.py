@@ -14,6 +14,7 @@ every target evaluated separately); see :func:`bench_eval_transferability`.
 """
 from __future__ import annotations
 
+import os
 import random
 import statistics
 import time
@@ -383,4 +384,39 @@ def bench_autoattack(*, samples: int = 32, version: str = "standard", eps: float
             yr = model(xr.to(dev)).argmax(-1).cpu()
         run("random-init 3 x ResNet-20 (labels = own predictions)", model, xr,
             yr, spec.attack_eps if resnet_eps is None else resnet_eps)
+    return out
+
+
+def bench_compare_pgd(checkpoints: list[str], *, samples: int = 200, eps: float | None = None, dataset: str | None = None,
+                      steps: int = 100, restarts: int = 5, autoattack_version: str | None = "standard",
+                      device: str = "auto", seed: int = 0) -> dict:
+    """The recorded check of the AutoAttack library against the lab's own attack (issue 11,
+    item 1): on each checkpoint, the same seeded ``samples`` test images and the same L∞ ε,
+    batched PGD-``steps`` x ``restarts`` (step ε/4) against torchattacks' APGD-CE (100
+    iterations) and, unless ``autoattack_version`` is None, the whole AutoAttack
+    (:func:`engine.evaluation.autoattack.pgd_vs_apgd`). ``dataset`` overrides the
+    checkpoint's (e.g. ``folder:.../cifar10-jpeg`` for an imported CIFAR-10 release); ε
+    defaults to the data set's standard budget. A checkpoint is a directory or a shipped
+    zoo name."""
+    from .checkpoint import load_checkpoint
+    from .data import get_spec, load_split
+    from .evaluation.autoattack import pgd_vs_apgd
+    from .paths import SHIPPED
+
+    dev = select_device(device)
+    out: dict = {"device": str(dev), "threads": torch.get_num_threads(), "torch": torch.__version__,
+                 "load_average": [round(v, 2) for v in os.getloadavg()], "runs": []}
+    for name in checkpoints:
+        path = SHIPPED / name if not os.path.isdir(name) and (SHIPPED / name).is_dir() else name
+        ensemble, meta = load_checkpoint(path, dev)
+        data_name = dataset or meta["dataset"]
+        test = load_split(data_name, "test").subset(samples, seed)
+        e = get_spec(data_name).attack_eps if eps is None else eps
+        start = time.perf_counter()
+        row = pgd_vs_apgd(ensemble, test.images(), test.y, eps=e, steps=steps, restarts=restarts, seed=seed,
+                          device=dev, autoattack_version=autoattack_version)
+        out["runs"].append({"checkpoint": str(name), "dataset": data_name, "arch": meta.get("arch"),
+                            "members": len(ensemble.members), **row,
+                            "seconds": round(time.perf_counter() - start, 1),
+                            "load_average_after": [round(v, 2) for v in os.getloadavg()]})
     return out

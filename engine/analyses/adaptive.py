@@ -23,8 +23,13 @@ class Config(AnalysisConfig):
 
 
 def depends_on(config: Config, dataset: str) -> dict:
-    """Cache-key material beyond the config: the check grid and Square's fixed parameters."""
+    """Cache-key material beyond the config: the check grid, Square's fixed parameters, the
+    attack plan (attackers, surrogates), PGD's step and APGD's ρ, and the library version."""
+    from ..attacks import adaptive as attacks
+
     return {"grid": [*core.GRID_FACTORS, core.LARGE_EPS, core.UNBOUNDED_EPS], "square": VERSIONS["standard"]["square"],
+            "attackers": list(attacks.ATTACKERS), "surrogates": list(attacks.SURROGATES),
+            "pgd_step_divisor": attacks.PGD_STEP_DIVISOR, "apgd_rho": attacks.APGD_RHO,
             "library": library_version()}
 
 

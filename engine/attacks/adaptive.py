@@ -39,6 +39,10 @@ SURROGATES: tuple[str, ...] = ("softmax", "logits", "members")
 #: surrogate -> the loss (engine.attacks.pgd.LOSSES) ascended on its output
 SURROGATE_LOSS = {"softmax": "ce", "logits": "ce", "members": "nll"}
 ATTACKERS: tuple[str, ...] = ("pgd", "apgd")
+#: PGD step = ε / PGD_STEP_DIVISOR (the ensemble PGD and the members-alone check)
+PGD_STEP_DIVISOR = 4
+#: APGD's checkpoint momentum/step-halving threshold ρ (Croce & Hein 2020, Algorithm 1)
+APGD_RHO = 0.75
 Progress = Callable[[int, int, str], None]
 
 
@@ -85,7 +89,7 @@ def apgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float, step
     ``model``'s output; returns the highest-loss iterate of every sample (inside the
     L∞ ball and [0, 1]). ``eot`` > 1 averages each gradient over that many forward passes."""
     attack = _apgd_class()(model, norm="Linf", eps=eps, steps=steps, n_restarts=1, seed=seed,
-                           loss="ce" if loss == "ce" else "dlr", eot_iter=eot)
+                           loss="ce" if loss == "ce" else "dlr", eot_iter=eot, rho=APGD_RHO)
     devices = [x.device.index or 0] if x.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
@@ -130,7 +134,8 @@ def candidates(attack: AdaptiveAttack, ensemble: Ensemble, x: torch.Tensor, y: t
     loss = SURROGATE_LOSS[attack.surrogate]
     if attack.attacker == "pgd":
         generator = torch.Generator().manual_seed(seed)
-        return pgd(model, x, y, eps=eps, step_size=eps / 4, steps=steps, restarts=restarts, generator=generator,
+        return pgd(model, x, y, eps=eps, step_size=eps / PGD_STEP_DIVISOR, steps=steps, restarts=restarts,
+                   generator=generator,
                    loss=loss)
     if attack.attacker == "apgd":
         return apgd(model, x, y, eps=eps, steps=steps, loss=loss, eot=attack.eot, seed=seed)[None]
@@ -194,5 +199,6 @@ def adaptive_attack(ensemble: Ensemble, x: torch.Tensor, y: torch.Tensor, *, eps
     return AdaptiveResult(clean=clean, robust=robust, per_attack=per_attack, randomised=randomised)
 
 
-__all__ = ["ATTACKERS", "SURROGATES", "AdaptiveAttack", "AdaptiveResult", "SurrogateModel", "adaptive_attack",
+__all__ = ["APGD_RHO", "ATTACKERS", "PGD_STEP_DIVISOR", "SURROGATES", "AdaptiveAttack",
+           "AdaptiveResult", "SurrogateModel", "adaptive_attack",
            "apgd", "candidates", "is_randomised", "plan"]

@@ -60,6 +60,22 @@ def cmd_bench_autoattack(args) -> int:
     return 0
 
 
+def cmd_bench_compare_pgd(args) -> int:
+    from ..bench import bench_compare_pgd
+    from ..checkpoint import CheckpointError
+
+    try:
+        result = bench_compare_pgd(args.checkpoints, samples=args.samples, eps=args.eps, dataset=args.dataset,
+                                   steps=args.steps, restarts=args.restarts,
+                                   autoattack_version=None if args.autoattack == "none" else args.autoattack,
+                                   device=args.device, seed=args.seed)
+    except (CheckpointError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(_nan_to_none(result)))
+    return 0
+
+
 def add_parsers(sub) -> None:
     bench = sub.add_parser("bench", help="benchmarks (print timings)")
     bsub = bench.add_subparsers(dest="benchmark", required=True)
@@ -116,3 +132,16 @@ def add_parsers(sub) -> None:
     aa.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     aa.add_argument("--json", action="store_true", help="(always JSON)")
     aa.set_defaults(func=cmd_bench_autoattack)
+    cp = bsub.add_parser("compare-pgd", help="batched PGD-100 with restarts vs APGD-CE and AutoAttack on real checkpoints")
+    cp.add_argument("checkpoints", nargs="+", metavar="CKPT", help="checkpoint directories or shipped zoo names")
+    cp.add_argument("--samples", type=int, default=200, help="seeded test images per checkpoint")
+    cp.add_argument("--eps", type=float, help="L∞ budget (default: the data set's standard one)")
+    cp.add_argument("--dataset", help="test images (e.g. folder:DIR; default: the checkpoint's data set)")
+    cp.add_argument("--steps", type=int, default=100, help="PGD iterations")
+    cp.add_argument("--restarts", type=int, default=5, help="PGD random starts (batched)")
+    cp.add_argument("--autoattack", choices=["standard", "quick", "none"], default="standard",
+                    help="also run the whole AutoAttack (APGD-CE always 100 it.) on the same samples")
+    cp.add_argument("--seed", type=int, default=0)
+    cp.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    cp.add_argument("--json", action="store_true", help="(always JSON)")
+    cp.set_defaults(func=cmd_bench_compare_pgd)

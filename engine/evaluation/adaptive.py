@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from ..attacks import pgd
+from ..attacks import adaptive as attacks
 from ..attacks.adaptive import AdaptiveAttack, adaptive_attack
 from ..attacks.autoattack import VERSIONS, run_component
 from ..attacks.registry import EnsembleLogProbs
@@ -55,7 +56,7 @@ def member_accuracies(ensemble: Ensemble, x, y, *, eps: float, steps: int, seed:
     out = []
     with attack_mode(ensemble):
         for k, member in enumerate(ensemble.members):
-            adv = pgd(member, x, y, eps=eps, step_size=eps / 4, steps=steps,
+            adv = pgd(member, x, y, eps=eps, step_size=eps / attacks.PGD_STEP_DIVISOR, steps=steps,
                       generator=torch.Generator().manual_seed(seed + k))[0]
             with torch.no_grad():
                 out.append(float((member(adv).argmax(-1) == y).float().mean()))

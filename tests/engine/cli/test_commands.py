@@ -70,6 +70,7 @@ def test_import_checkpoint_cli(shared_dir, tmp_path):
     (["train", "--method", "dverge", "--param", "eps=-2", "--out", "x"], "eps"),
     (["info", "/nonexistent/ckpt"], "not a checkpoint"),
     (["eval", "transferability", "/nonexistent/x.pth", "--eps", "0.1"], "import-checkpoint"),
+    (["bench", "compare-pgd", "/nonexistent/ckpt", "--samples", "4"], "not a checkpoint"),
 ])
 def test_bad_input_gives_a_clear_error_and_exit_code_2(args, message):
     proc = run(*args, check=False)
