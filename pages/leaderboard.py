@@ -3,6 +3,7 @@ sidebar's data set; every number from a cached analysis, with its source)."""
 import pandas as pd
 import streamlit as st
 
+from engine import jobs
 from engine import leaderboard as lb
 from engine.paths import ensembles_dir
 
@@ -59,21 +60,49 @@ with st.expander("Where each number comes from"):
                  hide_index=True, width="stretch", key="lb_sources")
 
 missing = board["missing"]
+executor = jobs.get_executor()
+keys = [item["key"] for item in jobs.analysis.leaderboard_items(board)] if missing else []
+job = jobs.analysis.find_job(executor.store, keys, kind_label="leaderboard") if keys else None
+
+
+def job_view() -> None:
+    """The leaderboard's evaluation job (a background analysis job, like training): progress,
+    ETA, cancel/resume; the table fills in as each ensemble's number lands in the cache."""
+    current = executor.get(job.id)
+    executor.refresh()
+    current = executor.get(job.id)
+    progress = executor.store.progress(current.id)
+    st.progress(jobs.fraction_done(current, progress), text=jobs.status_text(current, progress))
+    if current.state in jobs.ACTIVE and st.button("Cancel", key="lb_cancel"):
+        executor.cancel(current.id)
+        st.rerun(scope="app")
+    if current.state in ("failed", "cancelled") and st.button("Resume", key="lb_resume",
+                                                              help="continue with the numbers not computed yet"):
+        executor.resume(current.id)
+        st.rerun(scope="app")
+    if current.state == "failed":
+        st.error(f"{current.error}\n\nWorker log: `{executor.store.log_path(current.id)}`")
+    if st.session_state.get("lb_polling") and current.state not in jobs.ACTIVE:
+        st.session_state["lb_polling"] = False
+        st.rerun(scope="app")  # finished: redraw the table with the new numbers
+
+
 if missing:
     st.subheader(f"{len(missing)} number(s) not computed yet")
     columns = sorted({m["column"] for m in missing}, key=list(titles).index)
     todo = st.multiselect("Compute these columns", columns, default=[c for c in columns if c in ("clean_accuracy", "pgd")],
                           format_func=titles.get, key="lb_todo",
-                          help="AutoAttack and the adaptive attacks take minutes per ensemble on a CPU.")
-    if st.button("Compute", type="primary", disabled=not todo, key="lb_compute"):
-        bar = st.progress(0.0, text="starting…")
-
-        def progress(done, total, what=""):
-            bar.progress(min(done / total, 1.0) if total else 0.0, text=what)
-
+                          help="Runs as a background job (Jobs list on the Train page); AutoAttack and the "
+                               "adaptive attacks take minutes per ensemble on a CPU.")
+    busy = job is not None and job.state in jobs.ACTIVE
+    if st.button("Compute", type="primary", disabled=not todo or busy, key="lb_compute"):
         try:
-            lb.leaderboard(config, columns=todo, progress=progress)
-        except (ValueError, RuntimeError) as exc:
+            job = executor.submit_analysis(jobs.analysis.leaderboard_items(board, todo), label="leaderboard")
+        except jobs.JobError as exc:
             st.error(str(exc))
-        bar.empty()
-        st.rerun()
+        else:
+            st.rerun()
+if job is not None:
+    active = job.state in jobs.ACTIVE
+    st.session_state["lb_polling"] = active
+    st.fragment(job_view, run_every=2.0 if active else None)()

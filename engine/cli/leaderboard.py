@@ -28,6 +28,8 @@ def cmd_leaderboard(args) -> int:
                        f"{', '.join(c.key for c in COLUMNS)}")
     if args.out and not args.out.lower().endswith((".csv", ".html", ".png", ".json")):
         raise CLIError(f"--out must end in .csv, .html, .png or .json, got {args.out!r}")
+    if args.job:
+        return _submit_job(config, columns, args)
     bar = None if args.quiet or args.cached_only else tqdm(desc="leaderboard", total=1, file=sys.stderr,
                                                            dynamic_ncols=True)
 
@@ -63,6 +65,24 @@ def cmd_leaderboard(args) -> int:
     return 0
 
 
+def _submit_job(config, columns, args) -> int:
+    """``--job``: the missing numbers as one background analysis job (``jobs show ID``
+    follows it; the table then reads them from the cache)."""
+    from .. import jobs
+    from ..leaderboard import leaderboard
+
+    board = leaderboard(config, cached_only=True, columns=columns)
+    try:
+        items = jobs.analysis.leaderboard_items(board, columns)
+        job = jobs.get_executor().submit_analysis(items, label="leaderboard")
+    except jobs.JobError as exc:
+        raise CLIError(str(exc)) from None
+    result = dict(jobs.summary(job), items=len(items))
+    _emit(result, args.json, lambda r: print(f"submitted job {r['id']} ({r['items']} analyses); follow it with "
+                                              f"`python -m engine jobs show {r['id']}`"))
+    return 0
+
+
 def add_parsers(sub) -> None:
     from ..leaderboard import COLUMNS, LeaderboardConfig
 
@@ -75,5 +95,7 @@ def add_parsers(sub) -> None:
     lb.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     lb.add_argument("--cache-dir", help="result cache directory (default: the shared one)")
     lb.add_argument("--quiet", action="store_true", help="no progress bar")
+    lb.add_argument("--job", action="store_true",
+                    help="compute the missing numbers as a background job instead (see: jobs show ID)")
     lb.add_argument("--json", action="store_true")
     lb.set_defaults(func=cmd_leaderboard)

@@ -114,5 +114,17 @@ def test_leaderboard_page_computes_missing_numbers_and_shows_a_row_per_ensemble(
     at.button(key="lb_compute").click().run()
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
+    # the numbers are computed by a background analysis job (like training), not in the page
+    from engine import jobs
+    from tests.helpers import wait_for
+
+    executor = jobs.get_executor()
+    (job,) = [j for j in executor.refresh() if j.kind == "analysis"]
+    # clean accuracy and PGD are one whitebox run per ensemble: 2 items
+    assert job.config["label"] == "leaderboard" and len(job.config["items"]) == 2
+    job = wait_for(executor, job.id, lambda j: j.state not in jobs.ACTIVE, timeout=600)
+    assert job.state == "done", job.error
+    at.run()
+    assert not at.exception, at.exception
     table = at.dataframe[0].value
     assert table["pgd"].notna().all() and (table["pgd"] <= table["clean_accuracy"]).all()

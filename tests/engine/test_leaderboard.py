@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -58,3 +59,25 @@ def test_rows_come_from_cached_analyses_and_name_their_source(zoo, tmp_path):
 def test_cli_bad_input_gives_one_error_line_and_exit_2(args, message, capsys):
     assert main(["leaderboard", "--cached-only", *args]) == 2
     assert capsys.readouterr().err.strip().startswith(message)
+
+
+def test_cli_job_submits_the_missing_numbers_as_one_background_analysis_job(tmp_path, monkeypatch, capsys):
+    from engine import jobs
+
+    home = tmp_path / "home"
+    for name in ("baseline", "dverge"):
+        shutil.copytree(REPO / "checkpoints" / name, home / "ensembles" / name)
+    monkeypatch.setenv("ROBUST_ENSEMBLES_HOME", str(home))
+    monkeypatch.setattr("engine.zoo.SHIPPED", tmp_path / "no-shipped-zoo")
+    monkeypatch.setenv(jobs.MAX_JOBS_ENV, "0")  # paused: the job is queued, nothing runs in this test
+    seed = 7919  # a config no other test computes, so nothing is cached yet
+    assert main(["leaderboard", "--samples", "9", "--seed", str(seed), "--columns", "clean_accuracy,pgd",
+                 "--job", "--json"]) == 0
+    submitted = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    (job,) = jobs.JobStore().list()
+    assert submitted["id"] == job.id and job.kind == "analysis" and job.state == "queued"
+    assert job.config["label"] == "leaderboard"
+    # clean accuracy and PGD both come from the whitebox analysis: one item per ensemble
+    assert sorted((i["analysis"], Path(i["checkpoint"]).name) for i in job.config["items"]) == [
+        ("whitebox", "baseline"), ("whitebox", "dverge")]
+    assert all(i["config"]["samples"] == 9 for i in job.config["items"])
