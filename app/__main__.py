@@ -11,7 +11,7 @@ def main() -> None:
     main_py = Path(__file__).resolve().parent / "main.py"
     args = sys.argv[1:]
     defaults = {"--server.address": "127.0.0.1", "--server.headless": "true",
-                "--browser.gatherUsageStats": "false", "--client.showErrorDetails": "none"}
+                "--browser.gatherUsageStats": "false", "--client.showErrorDetails": "none", "--client.toolbarMode": "viewer"}
     flags = [f"{k}={v}" for k, v in defaults.items() if not any(a.split("=")[0] == k for a in args)]
     sys.argv = ["streamlit", "run", str(main_py), *flags, *args]
     sys.exit(cli.main())

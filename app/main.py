@@ -18,6 +18,7 @@ from app import ui  # noqa: E402
 
 st.set_page_config(page_title="Robust Ensembles Lab", layout="wide")
 serving.harden()  # localhost only however it was started; tracebacks to the log, not the page
+ui.seed_shipped_results()  # the shipped zoo's results into the user's cache: figures on first open
 pages = [st.Page(str(ui.page_path(module)), title=title, icon=icon, default=i == 0, url_path=module)
          for i, (module, title, icon) in enumerate(ui.PAGES) if ui.page_path(module).is_file()]
 navigation = st.navigation(pages)

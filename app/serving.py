@@ -9,7 +9,8 @@ address was chosen explicitly (``--server.address`` or ``STREAMLIT_SERVER_ADDRES
 config file that sets it): explicit is the operator's decision, the default is local
 only. ``python -m app`` starts the app bound to 127.0.0.1 from any directory.
 
-Uncaught exceptions show a generic message in the page (``client.showErrorDetails =
+The "Deploy" button and the developer menu are hidden (:data:`HIDE_DEPLOY`). Uncaught
+exceptions show a generic message in the page (``client.showErrorDetails =
 none``); Streamlit writes the full traceback to the server's log.
 """
 from __future__ import annotations
@@ -39,11 +40,19 @@ def is_local(ip: str | None) -> bool:
         return ip in LOCAL_ADDRESSES
 
 
+#: Streamlit's "Deploy" button and developer menu: hidden however the app was started
+#: (``client.toolbarMode = viewer`` takes effect from the next script run; the style hides
+#: the button on the very first one too).
+HIDE_DEPLOY = "<style>[data-testid='stAppDeployButton'] {display: none;}</style>"
+
+
 def harden() -> None:
-    try:
-        st.set_option("client.showErrorDetails", "none")
-    except Exception:  # noqa: BLE001 - older Streamlit: the config file's setting applies
-        pass
+    for option, value in (("client.showErrorDetails", "none"), ("client.toolbarMode", "viewer")):
+        try:
+            st.set_option(option, value)
+        except Exception:  # noqa: BLE001 - older Streamlit: the config file's setting applies
+            pass
+    st.html(HIDE_DEPLOY)
     if address_is_explicit():
         return
     ip = getattr(st.context, "ip_address", None)

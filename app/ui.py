@@ -13,13 +13,14 @@ from pathlib import Path
 import streamlit as st
 
 from engine import analyses
-from engine import export, fields
+from engine import export, fields, shipped_results
 from engine.data import SPECS, get_spec
-from engine.paths import ensembles_dir
+from engine.paths import cache_dir, ensembles_dir
 from engine.zoo import list_ensembles
 
 # (module in pages/, title, icon); the first is the default page.
 PAGES = [
+    ("start", "Start here", ":material/home:"),
     ("zoo", "Model zoo", ":material/inventory_2:"),
     ("train", "Train", ":material/model_training:"),
     ("sweep", "Sweeps", ":material/tune:"),
@@ -48,6 +49,17 @@ def eps_grid(dataset: str) -> list[float]:
         return list(FALLBACK_EPS_GRID)
 
 
+@st.cache_resource(show_spinner="Loading the shipped zoo's precomputed results…")
+def _seed(cache_directory: str) -> dict:
+    return shipped_results.seed_cache()
+
+
+def seed_shipped_results() -> dict:
+    """Once per server process and result cache: copy the shipped zoo's precomputed results
+    (``checkpoints/results``, :mod:`engine.shipped_results`) into the user's cache."""
+    return _seed(str(cache_dir()))
+
+
 @st.cache_data(ttl=5, show_spinner=False)
 def zoo() -> list[dict]:
     """Every finished ensemble found (shipped + user), re-scanned at most every 5 s
@@ -56,8 +68,17 @@ def zoo() -> list[dict]:
 
 
 def entry_label(e: dict) -> str:
+    """The name first (a sidebar chip shows its start): "shipped dverge (dverge ×3)" vs
+    "dverge-fast (dverge ×3)" stay distinguishable when cut."""
     method = e.get("method") or "imported"
-    return f"{method} ×{e['members']} · {e['name']}" + (" · shipped" if e.get("shipped") else "")
+    return ("shipped " if e.get("shipped") else "") + f"{e['name']} ({method} ×{e['members']})"
+
+
+def select_when_listed(path: str) -> None:
+    """Add ``path`` (e.g. a just-finished training run) to the compared ensembles on the
+    next run: the sidebar's widget state cannot change once it is drawn in this run."""
+    st.session_state.setdefault("_select_next", []).append(str(path))
+    zoo.clear()
 
 
 def sidebar() -> None:
@@ -68,7 +89,9 @@ def sidebar() -> None:
         st.session_state["shared_dataset"] = "fashion_mnist" if "fashion_mnist" in datasets else datasets[0]
     dataset = st.sidebar.selectbox("Data set", datasets, key="shared_dataset")
     candidates = {e["path"]: e for e in ensembles if e["dataset"] == dataset}
+    pending = [p for p in st.session_state.pop("_select_next", []) if p in candidates]
     chosen = [p for p in st.session_state.get("shared_ensembles", []) if p in candidates]
+    chosen = (pending + [p for p in chosen if p not in pending])[:MAX_COMPARED]  # the new one first
     if not chosen and candidates:
         chosen = _default_selection(list(candidates.values()))
     st.session_state["shared_ensembles"] = chosen
@@ -175,9 +198,14 @@ def compute(name: str, paths: list[str], config: dict) -> None:
 
 
 def show(name: str, config: dict, *, view: dict | None = None, key: str | None = None,
-         on_select=None, auto: bool = False, export_details: dict | None = None):
+         on_select=None, auto: bool = False, export_details: dict | None = None,
+         compute_missing=None, compute_label: str | None = None, display=None):
     """The standard body of an analysis page: results of the selected ensembles (computed
-    on request), the figure, export buttons. Returns (results, plotly event state)."""
+    on request), the figure, export buttons. Returns (results, plotly event state).
+    While a result is missing the page's previous figure stays on screen; ``compute_missing``
+    (called with the missing paths) and ``compute_label`` replace the default "Compute"
+    action (e.g. the transferability page computes its whole ε grid); ``display(results)``
+    replaces the figure drawn on screen (exports always use the analysis' own figure)."""
     paths = require_selection()
     analysis = analyses.get(name)
     try:
@@ -185,12 +213,21 @@ def show(name: str, config: dict, *, view: dict | None = None, key: str | None =
     except analyses.AnalysisError as exc:
         st.error(str(exc))
         return [], None
+    slot = f"_last_results:{key or name}"
     if missing:
         names = ", ".join(label(p) for p in missing)
-        if auto or st.button(f"Compute for {len(missing)} ensemble(s)", type="primary", key=f"run:{name}",
-                             help=f"Runs on: {names}. Results are cached on disk."):
+        previous = st.session_state.get(slot)
+        if previous:  # the last figure stays on screen (drawn before any computation starts)
+            st.plotly_chart(analysis.figure(previous["results"], **(view or {})), key=f"{key or name}:previous")
+            st.caption(f"Showing the previous result ({previous['what']}) until this one is computed for: {names}.")
+            results = []
+        if auto or st.button(compute_label or f"Compute for {len(missing)} ensemble(s)", type="primary",
+                             key=f"run:{name}", help=f"Runs on: {names}. Results are cached on disk."):
             try:
-                compute(name, missing, config)
+                if compute_missing is not None:
+                    compute_missing(missing)
+                else:
+                    compute(name, missing, config)
             except (analyses.AnalysisError, ValueError, RuntimeError) as exc:
                 st.error(str(exc))
                 return [], None
@@ -198,11 +235,18 @@ def show(name: str, config: dict, *, view: dict | None = None, key: str | None =
         st.caption(f"Not computed yet for: {names}")
     if not results:
         return [], None
-    fig = analysis.figure(results, **(view or {}))
+    st.session_state[slot] = {"results": results, "what": _describe(config)}
+    fig = display(results) if display is not None else analysis.figure(results, **(view or {}))
     event = st.plotly_chart(fig, key=key, on_select=on_select or "ignore",
                             selection_mode="points") if on_select else st.plotly_chart(fig, key=key)
     export_buttons(analysis, results, view or {}, details=export_details or {"eps": config.get("eps")})
     return results, event
+
+
+def _describe(config: dict) -> str:
+    """Short text of the settings a shown result was computed with (ε first)."""
+    eps = config.get("eps")
+    return f"ε = {eps:g}" if isinstance(eps, (int, float)) else "earlier settings"
 
 
 def export_buttons(analysis, results, view: dict, details: dict | None = None) -> None:

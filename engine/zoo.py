@@ -39,7 +39,8 @@ def list_ensembles(roots: list[Path] | None = None) -> list[dict]:
                 entry.update(method=meta.get("method"), dataset=meta["dataset"], arch=meta["arch"],
                              members=meta["members"], epoch=meta.get("epoch"), complete=meta.get("complete"),
                              accuracy=last.get("ensemble_clean_accuracy"),
-                             transferability=last.get("transferability"), history=meta.get("history", []))
+                             transferability=last.get("transferability"), transfer_eps=last.get("transfer_eps"),
+                             transfer_samples=last.get("transfer_samples"), history=meta.get("history", []))
             found.append(entry)
     return found
 

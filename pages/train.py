@@ -7,9 +7,11 @@ loss curve, and the checkpoint's per-epoch history, DVERGE Fig. 2).
 """
 from dataclasses import replace
 
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from app import ui
 from app.ui import field_widget
 from engine import fields, jobs
 from engine.config import train_fields
@@ -48,6 +50,19 @@ def _field(name: str, defaults: dict, quick: dict, paper: dict, key: str):
         st.stop()
 
 
+def phases_text(method: str, preset: str, values: dict, defaults: dict) -> str:
+    """What each phase trains on: pre-training is the baseline run of the same preset
+    (engine/train.py), with the baseline's own training subset, not this form's."""
+    def images(n):
+        return "all training images" if n is None else f"{n} training images"
+
+    text = f"{method}: {values['epochs']} epoch(s) on {images(values.get('train_subset'))}"
+    if defaults.get("uses_pretrain") and values.get("pretrain_epochs"):
+        pre = jobs.form_defaults("baseline", preset).get("train_subset")
+        text = f"Phases: baseline pre-training {values['pretrain_epochs']} epoch(s) on {images(pre)}, then " + text
+    return text + "."
+
+
 def new_job_form() -> None:
     top = st.columns([2, 1, 2])
     methods = list(METHODS)
@@ -80,6 +95,7 @@ def new_job_form() -> None:
                 st.stop()
             if value is not None and value != spec.default:
                 params[spec.name] = value
+    st.caption(phases_text(method, preset, values, defaults))
     if st.button(f"Start training: {values['members']} × {values['arch']} {method} on {values['dataset']}",
                  type="primary", key="train_start"):
         explicit = {k: v for k, v in values.items() if v != defaults[k]}
@@ -154,7 +170,13 @@ def job_view(job: jobs.Job) -> None:
     if job.state == "failed":
         st.error(f"{job.error}\n\nWorker log: `{executor.store.log_path(job.id)}`")
     if job.state == "done":
-        st.success(f"Saved to `{job.out}`: select it in the sidebar to analyse it.")
+        watched = st.session_state.setdefault("_watched_jobs", set())
+        if job.id in watched:  # it finished while this session watched it: it joins the comparison
+            watched.discard(job.id)
+            ui.select_when_listed(job.out)
+            st.rerun(scope="app")
+        st.success(f"Saved to `{job.out}`; compare it by picking it in the sidebar (a run that finishes while "
+                   "you watch is picked for you).")
     entries = jobs.history(job)
     left, right = st.columns(2)
     left.plotly_chart(loss_figure(job, progress, entries), width="stretch", key=f"loss_{job.id}")
@@ -171,10 +193,12 @@ def live_view() -> None:
                 "and its progress shows here.")
         return
     rows = [jobs.summary(j, executor.store.progress(j.id)) for j in all_jobs]
-    st.dataframe([{k: r[k] for k in ("name", "state", "progress", "method", "dataset", "members", "accuracy",
-                                     "transferability", "created")} for r in rows],
+    table = pd.DataFrame([{k: r[k] for k in ("name", "state", "progress", "method", "dataset", "members", "accuracy",
+                                             "transferability", "created")} for r in rows])
+    st.dataframe(table.style.format({"accuracy": "{:.3f}", "transferability": "{:.3f}"}, na_rep="—"),  # no "None"
                  hide_index=True, width="stretch",
                  column_config={"progress": st.column_config.ProgressColumn("progress", min_value=0, max_value=1)})
+    st.session_state.setdefault("_watched_jobs", set()).update(j.id for j in all_jobs if j.state in jobs.ACTIVE)
     by_id = {j.id: j for j in all_jobs}
     preferred = st.session_state.get("train_job")
     if preferred not in by_id:

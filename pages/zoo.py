@@ -10,6 +10,21 @@ from engine.checkpoint import CheckpointError, read_meta
 from engine.paths import ensembles_dir
 from engine.zoo import delete_ensemble, install_upload, list_ensembles
 
+
+
+def details_markdown(meta: dict) -> str:
+    """The checkpoint's metadata as readable lines (not raw JSON)."""
+    params = ", ".join(f"{k} = {v}" for k, v in (meta.get("method_params") or {}).items()) or "defaults"
+    lines = [("Method", f"{meta.get('method') or 'imported'} ({params})"),
+             ("Data, model", f"{meta.get('dataset')}, {meta.get('members')} × {meta.get('arch')}"),
+             ("Trained", f"epoch {meta.get('epoch')} of {meta.get('epochs')}, seed {meta.get('seed')}"),
+             ("Started from", meta.get("init_from")), ("Source", meta.get("source")), ("Saved", meta.get("saved_at"))]
+    text = "\n".join(f"- **{k}**: {v}" for k, v in lines if v not in (None, ""))
+    if meta.get("command"):
+        text += f"\n\n```\n{meta['command']}\n```"
+    return text
+
+
 st.title("Model zoo")
 ensembles = list_ensembles()
 good = [e for e in ensembles if "error" not in e]
@@ -31,8 +46,16 @@ if not good:
             "and it appears here.")
 else:
     rows = [{k: e.get(k) for k in ("name", "method", "dataset", "arch", "members", "epoch", "accuracy",
-                                    "transferability", "shipped")} for e in good]
-    st.dataframe(rows, hide_index=True, width="stretch")
+                                    "transferability", "transfer_eps", "transfer_samples", "shipped")} for e in good]
+    budgets = {(r["transfer_eps"], r["transfer_samples"]) for r in rows if r["transferability"] is not None}
+    if len(budgets) == 1:  # one ε and n for all: said in the header
+        (eps, n), = budgets
+        for r in rows:
+            r[f"transferability (ε={eps:g}, n={n})"] = r.pop("transferability")
+            del r["transfer_eps"], r["transfer_samples"]
+    st.dataframe(rows, hide_index=True, width="stretch",
+                 column_config={"accuracy": st.column_config.NumberColumn("clean accuracy", format="%.3f"),
+                                "transfer_eps": "transferability ε", "transfer_samples": "transferability n"})
     st.caption(f"Shipped ensembles come with the product; yours live in `{ensembles_dir()}`. "
                "Pick the ones to compare in the sidebar.")
 
@@ -42,8 +65,7 @@ else:
     left, right = st.columns([1, 2])
     with left:
         meta = read_meta(chosen)
-        st.json({k: meta.get(k) for k in ("method", "method_params", "dataset", "arch", "members", "epoch", "epochs",
-                                          "seed", "init_from", "command", "source", "saved_at")}, expanded=False)
+        st.markdown(details_markdown(meta))
         if entry.get("shipped"):
             st.caption("Shipped with the product (read-only).")
         elif st.button("Delete this ensemble", key="delete"):

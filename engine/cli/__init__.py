@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import analyses, bench, checkpoints, jobs, leaderboard, report, sweep, train
+from . import analyses, bench, checkpoints, jobs, leaderboard, report, shipped, sweep, train
 from .analyses import cmd_eval, cmd_export
 from .bench import cmd_bench, cmd_bench_transferability
 from .checkpoints import cmd_import, cmd_info, cmd_package
@@ -32,7 +32,7 @@ __all__ = ["CLIError", "add_config_arguments", "build_parser", "main", "cmd_trai
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m engine", description="Robust-ensembles lab engine")
     sub = parser.add_subparsers(dest="command", required=True)
-    for group in (train, analyses, checkpoints, bench, jobs, sweep, report, leaderboard):
+    for group in (train, analyses, checkpoints, bench, jobs, sweep, report, leaderboard, shipped):
         group.add_parsers(sub)
     jobs.add_worker_parser(sub)
     return parser

@@ -55,3 +55,35 @@ def transferability_table(results) -> list[dict]:
                              "success_rate": rate, "samples": r["samples"], "steps": r["steps"],
                              "restarts": r["restarts"]})
     return rows
+
+
+def transferability_slider_figure(grid, active: int = 0) -> go.Figure:
+    """The heatmaps of every ε of a precomputed grid in one figure, with Plotly's own ε
+    slider under it: the whole grid is sent to the browser once and a slider move
+    restyles the heatmaps there, with no request to the server (issue 14, item 8).
+
+    ``grid`` is ``[(eps, results), ...]`` (every ε with the same ensembles, in order),
+    ``active`` the index shown first. The click markers' ``customdata`` gain the ε index,
+    ``(ensemble, source, target, ε index)``, so a click after a slider move names the ε
+    whose cell was clicked. Exports use :func:`transferability_figure` at one ε."""
+    figures = [transferability_figure(results) for _eps, results in grid]
+    fig = go.Figure(figures[active])
+    heat = [i for i, t in enumerate(fig.data) if t.type == "heatmap"]
+    cells = [i for i, t in enumerate(fig.data) if t.type == "scatter"]
+    for n, f in enumerate(figures):  # markers carry the ε index of their step
+        for i in cells:
+            f.data[i].customdata = [list(c) + [n] for c in f.data[i].customdata]
+    for i in cells:
+        fig.data[i].customdata = figures[active].data[i].customdata
+    steps = []
+    for n, ((eps, _results), f) in enumerate(zip(grid, figures)):
+        traces = heat + cells
+        data = {"z": [f.data[i].z for i in heat] + [None] * len(cells),
+                "text": [f.data[i].text for i in heat] + [None] * len(cells),
+                "customdata": [f.data[i].customdata for i in traces]}
+        steps.append({"method": "update", "label": f"{eps:g}",
+                      "args": [data, {"annotations": [a.to_plotly_json() for a in f.layout.annotations]}, traces]})
+    fig.update_layout(sliders=[{"active": active, "steps": steps, "currentvalue": {"prefix": "ε = "},
+                                "pad": {"t": 40}, "len": 1.0, "x": 0, "xanchor": "left"}],
+                      height=fig.layout.height + 110, margin=dict(fig.layout.margin.to_plotly_json(), b=20))
+    return fig

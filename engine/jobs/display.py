@@ -68,7 +68,7 @@ def _duration(seconds: float) -> str:
 
 def status_text(job: Job, progress: dict | None = None) -> str:
     """One line saying where a job is, e.g. ``dverge · epoch 1/2 · batch 34/200 · ETA 1 min 05 s``
-    (the ETA is that of the current phase, from :class:`engine.train.Progress`)."""
+    (the whole job's ETA, :func:`whole_job_eta`, from :class:`engine.train.Progress`)."""
     if job.kind == "analysis":
         return _analysis_status(job, progress)
     last = (progress or {}).get("last")
@@ -86,7 +86,7 @@ def status_text(job: Job, progress: dict | None = None) -> str:
     if last["batch"] == last["batches"]:
         text += " · evaluating / saving"
     elif last.get("eta_seconds") is not None:
-        text += f" · ETA {_duration(last['eta_seconds'])}" + (" (pre-training)" if last["phase"] == "pretrain" else "")
+        text += f" · {whole_job_eta(job, last)}"
     return text
 
 
@@ -114,6 +114,19 @@ def _analysis_status(job: Job, progress: dict | None = None) -> str:
     if last.get("eta_seconds") is not None:
         text += f" · ETA {_duration(last['eta_seconds'])} (whole job)"
     return text
+
+
+def whole_job_eta(job: Job, last: dict) -> str:
+    """The time left for the whole job. In the method's phase (the last one) that is the
+    phase's ETA; during baseline pre-training the method's epochs are not timed yet (a
+    DVERGE epoch costs several baseline epochs, depending on the machine), so the text says
+    what comes after the pre-training ETA instead of guessing it."""
+    eta = _duration(last["eta_seconds"])
+    if last["phase"] != "pretrain":
+        return f"ETA {eta} (whole job)"
+    epochs = job.train_config.epochs
+    return (f"pre-training ETA {eta}, then {epochs} {job.method} epoch{'s' if epochs != 1 else ''} "
+            "(timed once they start)")
 
 
 def summary(job: Job, progress: dict | None = None) -> dict:

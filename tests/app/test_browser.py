@@ -95,10 +95,10 @@ def test_train_then_explore_transferability_in_a_browser(app_url, tmp_path):
         # message is briefly on screen beside the new one.
         expect(page.get_by_text(re.compile("Saved to")).first).to_be_visible(timeout=900_000)
 
-        # 2. Transferability page: precompute the ε grid, then slide.
+        # 2. Transferability page: compute (the whole ε grid), then slide.
         page.goto(app_url + "/transferability")
         expect(page.get_by_text("Transferability within the ensemble")).to_be_visible()
-        page.get_by_role("button", name=re.compile("Precompute the ε grid")).click()
+        page.get_by_role("button", name=re.compile("Compute for 1 ensemble.*whole ε grid")).click()
         title = page.locator(".js-plotly-plot .annotation-text").first  # subplot titles are annotations
         expect(title).to_contain_text("ε=0.1", timeout=300_000)
         before = page.locator(".js-plotly-plot").first.inner_text()
@@ -136,8 +136,8 @@ def _local(url: str) -> bool:
 
 
 def test_tour_of_the_shipped_zoo(shipped_app_url, tmp_path):
-    """The shipped zoo, an empty result cache: the Transferability heatmap's cells are
-    clickable and show the adversarial examples behind them."""
+    """The shipped zoo, an empty result cache: the Transferability heatmap is there at once
+    (shipped results) and its cells are clickable: they show the adversarial examples."""
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as p:
@@ -147,12 +147,8 @@ def test_tour_of_the_shipped_zoo(shipped_app_url, tmp_path):
 
         page.goto(shipped_app_url + "/transferability")
         expect(page.get_by_text("Transferability within the ensemble")).to_be_visible(timeout=120_000)
-        page.get_by_text("Settings").first.click()
-        _set_number(page, "samples", 20)
-        _set_number(page, "steps", 3)
-        page.get_by_role("button", name=re.compile("Compute for")).click()
         heatmap = page.locator(".js-plotly-plot").first
-        expect(heatmap.locator(".annotation-text").first).to_contain_text("ε=0.1", timeout=300_000)
+        expect(heatmap.locator(".annotation-text").first).to_contain_text("ε=0.1", timeout=120_000)
 
         # Cell (source member 0, target member 1) of the first panel: 4 columns (members +
         # ensemble), 3 rows from the top.
@@ -163,4 +159,82 @@ def test_tour_of_the_shipped_zoo(shipped_app_url, tmp_path):
         expect(page.get_by_text(re.compile("adversarial examples from member 0, judged by member 1"))).to_be_visible(
             timeout=60_000)
         expect(page.locator(".js-plotly-plot").nth(1).locator("g.im image").first).to_be_attached()
+        browser.close()
+
+
+ANALYSIS_PAGES = ["transferability", "robustness", "diversity", "distill", "saliency", "decision_regions",
+                  "detection", "cce_subsets"]
+
+
+def test_every_analysis_page_shows_a_figure_on_first_open(shipped_app_url):
+    """Shipped zoo, empty user cache: each analysis page draws a chart without any click."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        for name in ANALYSIS_PAGES:
+            page.goto(f"{shipped_app_url}/{name}")
+            expect(page.locator(".js-plotly-plot .main-svg").first).to_be_visible(timeout=120_000)
+            assert page.get_by_role("button", name=re.compile("^Compute")).count() == 0, name
+        browser.close()
+
+
+def test_the_figure_slider_repaints_the_precomputed_grid_without_the_server(shipped_app_url):
+    """With the ε grid cached (shipped), the heatmap figure carries every ε: moving its own
+    slider repaints in the browser; no websocket message and no HTTP request is sent."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        sent, requests = [], []
+        page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(payload)))
+        page.on("request", lambda request: requests.append(request.url))
+        page.goto(shipped_app_url + "/transferability")
+        heatmap = page.locator(".js-plotly-plot").first
+        title = heatmap.locator(".annotation-text").first
+        expect(title).to_contain_text("ε=0.1,", timeout=120_000)
+        rail = heatmap.locator(".slider-rail-touch-rect").first
+        expect(rail).to_be_attached()
+        page.wait_for_timeout(3000)  # let the page settle (late component messages)
+        sent.clear(), requests.clear()
+        before = heatmap.inner_text()
+        rail.scroll_into_view_if_needed()
+        box = rail.bounding_box()
+        page.mouse.click(box["x"] + 2, box["y"] + box["height"] / 2)  # the first step: the grid's smallest ε
+        expect(title).to_contain_text("ε=0.01,", timeout=5_000)
+        assert heatmap.inner_text() != before  # the cell values changed with ε
+        page.wait_for_timeout(2000)
+        assert sent == [] and requests == [], (sent[:3], requests[:5])
+        browser.close()
+
+
+def test_an_offline_browser_sees_no_request_leave_the_machine_and_no_deploy_button(shipped_app_url):
+    """Every page, with the network blocked (any host but 127.0.0.1 aborted): nothing is
+    requested from another host (every asset is local), and the header has no "Deploy"."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from app import ui
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        outside = []
+
+        def guard(route):
+            if _local(route.request.url):
+                route.continue_()
+            else:
+                outside.append(route.request.url)
+                route.abort()
+
+        context.route("**/*", guard)
+        page = context.new_page()
+        for module, title, _icon in ui.PAGES:
+            page.goto(f"{shipped_app_url}/{module}")
+            expect(page.locator("[data-testid='stSidebarNav']")).to_be_visible(timeout=120_000)
+            page.wait_for_timeout(1500)
+            assert not page.locator("[data-testid='stAppDeployButton']").is_visible(), module
+        assert outside == [], sorted(set(outside))
         browser.close()

@@ -54,6 +54,9 @@ def test_page_with_no_ensembles_says_what_to_do(monkeypatch, tmp_path, page):
     elif page == "report":
         assert [w.value for w in at.warning] == [f"No shipped ensembles in {tmp_path / 'no-shipped-zoo'}. "
                                                  "Build the zoo with `bash checkpoints/build_zoo.sh`."]
+    elif page == "start":  # the classic flow, then where to get an ensemble
+        assert infos[-1] == ui.no_selection_message(), infos
+        assert [link.label for link in at.page_link][:1] == ["1. Train a DVERGE ensemble"]
     elif page == "leaderboard":
         assert infos[-1].startswith("No ensemble of fashion_mnist in the zoo yet"), infos
         assert f"{command} --out {tmp_path / 'ensembles' / 'dverge'}`" in infos[-1]
@@ -79,7 +82,7 @@ def lab_home(tmp_path_factory, quick_zoo, quick_baseline):
     return home
 
 
-@pytest.mark.parametrize("page", [p for p in PAGES if p not in ("train", "report", "leaderboard", "sweep")])
+@pytest.mark.parametrize("page", [p for p in PAGES if p not in ("train", "report", "leaderboard", "sweep", "start")])
 def test_page_computes_and_draws_with_real_ensembles(monkeypatch, lab_home, page):
     at = _app(monkeypatch, lab_home, page)
     at.session_state["shared_ensembles"] = [str(lab_home / "ensembles" / "dverge"),

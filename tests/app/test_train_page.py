@@ -79,3 +79,22 @@ def test_the_form_has_every_training_field_and_passes_a_changed_one_on(monkeypat
     [job] = jobs.JobStore().list()
     expected = make_config("dverge", "quick", eval_samples=500, history_eps=0.05, bf16=True).model_dump()
     assert job.config == expected
+
+
+def test_a_run_that_finishes_while_watched_is_selected_and_the_table_shows_no_none(monkeypatch, tmp_path):
+    store = jobs.JobStore(tmp_path / "jobs", tmp_path / "ensembles")
+    job = store.create(make_config("dverge", "quick"), "dverge-mine")
+    # run by another executor (a Ray cluster): the local one leaves its state alone
+    store.update(job.id, state="running", started=job.created, executor="ray")
+    at = _train_page(monkeypatch, tmp_path)
+    table = at.dataframe[0].value
+    assert "None" not in table.astype(str).to_string() and table.loc[0, "name"] == "dverge-mine"
+    assert job.out not in at.session_state["shared_ensembles"]
+
+    shutil.copytree(REPO / "checkpoints" / "dverge", job.out)  # it finishes
+    store.update(job.id, state="done", finished=job.created + 60)
+    at.run()
+    assert not at.exception, at.exception
+    assert at.session_state["shared_ensembles"][0] == job.out  # picked for comparison, first
+    at.run()
+    assert at.session_state["shared_ensembles"][0] == job.out  # and it stays picked
