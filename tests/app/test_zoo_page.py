@@ -9,7 +9,8 @@ from tests.conftest import REPO
 def _app(monkeypatch, home):
     monkeypatch.setenv("ROBUST_ENSEMBLES_HOME", str(home))
     monkeypatch.setattr("engine.zoo.SHIPPED", home / "none")
-    return AppTest.from_file(str(REPO / "app" / "main.py"), default_timeout=60).run()
+    at = AppTest.from_file(str(REPO / "app" / "main.py"), default_timeout=60)
+    return at.switch_page(str(REPO / "pages" / "zoo.py")).run()
 
 
 def test_empty_zoo_says_how_to_train_one(monkeypatch, tmp_path):

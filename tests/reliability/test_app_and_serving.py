@@ -15,7 +15,12 @@ from .conftest import REPO, SHIPPED_BASELINE, make_checkpoint, write_meta, read_
 
 def _app(monkeypatch, home):
     monkeypatch.setattr("engine.zoo.SHIPPED", home / "none")
-    return AppTest.from_file(str(REPO / "app" / "main.py"), default_timeout=120).run()
+    return _zoo_page()
+
+
+def _zoo_page() -> AppTest:
+    at = AppTest.from_file(str(REPO / "app" / "main.py"), default_timeout=120)
+    return at.switch_page(str(REPO / "pages" / "zoo.py")).run()
 
 
 @pytest.mark.parametrize("damage", ["history-a-number", "members-1e9", "not-json"])
@@ -42,7 +47,7 @@ def test_a_shipped_broken_entry_is_shown_but_not_deletable(monkeypatch, tmp_path
     broken = make_checkpoint(shipped / "broken")
     write_meta(broken, "{")
     monkeypatch.setattr("engine.zoo.SHIPPED", shipped)
-    at = AppTest.from_file(str(REPO / "app" / "main.py"), default_timeout=120).run()
+    at = _zoo_page()
     assert not at.exception and at.warning[0].value.startswith("Unreadable, skipped:")
     assert not [b for b in at.button if b.key and b.key.startswith("delete_broken")]
     assert (broken / "meta.json").read_text() == "{"
@@ -60,6 +65,7 @@ def test_the_repository_config_binds_localhost_and_hides_tracebacks():
     config = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())
     assert config["server"]["address"] == "127.0.0.1"
     assert config["client"]["showErrorDetails"] == "none"
+    assert config["client"]["toolbarMode"] == "viewer"  # no "Deploy" button, no developer menu
 
 
 def test_python_m_app_binds_localhost_from_anywhere_unless_told_otherwise(monkeypatch, tmp_path):
@@ -78,7 +84,7 @@ def test_python_m_app_binds_localhost_from_anywhere_unless_told_otherwise(monkey
         args = seen[-1]
         assert args[:3] == ["streamlit", "run", str(REPO / "app" / "main.py")]
         assert [a for a in args if a.startswith("--server.address")] == [f"--server.address={address}"]
-        assert "--client.showErrorDetails=none" in args
+        assert "--client.showErrorDetails=none" in args and "--client.toolbarMode=viewer" in args
 
 
 def test_a_remote_client_of_an_unconfigured_server_sees_only_the_refusal(monkeypatch):
@@ -99,3 +105,19 @@ def test_a_remote_client_of_an_unconfigured_server_sees_only_the_refusal(monkeyp
     monkeypatch.setattr(type(st.context), "ip_address", property(lambda self: "127.0.0.1"))
     serving.harden()
     assert calls == []
+
+
+def test_the_deploy_button_is_hidden_however_the_app_was_started(monkeypatch):
+    """No config file read (started from another directory): harden() still switches the
+    toolbar to viewer mode and hides the "Deploy" button with a style."""
+    import streamlit as st
+
+    from app import serving
+
+    shown = []
+    monkeypatch.setattr(serving, "address_is_explicit", lambda: False)
+    monkeypatch.setattr(st, "html", lambda body: shown.append(body))
+    monkeypatch.setattr(st, "set_option", lambda key, value: shown.append((key, value)))
+    serving.harden()
+    assert ("client.toolbarMode", "viewer") in shown
+    assert shown[-1] == serving.HIDE_DEPLOY and "stAppDeployButton" in shown[-1] and "display: none" in shown[-1]
