@@ -8,6 +8,7 @@ page switches.
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import streamlit as st
@@ -193,8 +194,36 @@ def compute(name: str, paths: list[str], config: dict) -> None:
             frac = (n + (done / total if total else 0)) / len(paths)
             bar.progress(min(frac, 1.0), text=f"{label(path)}: {what} {done}/{total}")
 
+        began = time.time()
         analyses.run(name, path, config, progress=report)
+        _measured(name, path, config, time.time() - began)
     bar.empty()
+
+
+def _measured(name: str, path: str, config: dict, seconds: float) -> None:
+    """Teach the expected-time estimate what this synchronous run cost."""
+    from engine.jobs import JobError, JobStore
+    from engine.jobs import analysis as aj
+
+    try:
+        [item] = aj.request_items(name, [path], config)
+        aj.record_cost(JobStore(), item, seconds)
+    except (JobError, OSError):
+        pass
+
+
+def _background_items(name: str, missing: list[str], config: dict) -> list[dict] | None:
+    """The requests of the missing results when a background job should compute them
+    (analyses that take minutes, or whose expected time is unknown or above a few seconds:
+    engine.jobs.analysis.runs_as_job), else None (computed in the page)."""
+    from engine.jobs import JobError
+    from engine.jobs import analysis as aj
+
+    try:
+        items = aj.request_items(name, missing, config)
+    except JobError:
+        return None  # the synchronous path reports the configuration's error
+    return items if aj.runs_as_job(name, aj.estimate(items)) else None
 
 
 def show(name: str, config: dict, *, view: dict | None = None, key: str | None = None,
@@ -216,13 +245,21 @@ def show(name: str, config: dict, *, view: dict | None = None, key: str | None =
     slot = f"_last_results:{key or name}"
     if missing:
         names = ", ".join(label(p) for p in missing)
+        job_items = _background_items(name, missing, config) if compute_missing is None else None
         previous = st.session_state.get(slot)
-        if previous:  # the last figure stays on screen (drawn before any computation starts)
+        if previous and not (job_items and results):  # a job's partial results are shown instead
+            # the last figure stays on screen (drawn before any computation starts)
             st.plotly_chart(analysis.figure(previous["results"], **(view or {})), key=f"{key or name}:previous")
             st.caption(f"Showing the previous result ({previous['what']}) until this one is computed for: {names}.")
             results = []
-        if auto or st.button(compute_label or f"Compute for {len(missing)} ensemble(s)", type="primary",
-                             key=f"run:{name}", help=f"Runs on: {names}. Results are cached on disk."):
+        if job_items:
+            from app import background
+
+            background.run_in_background(job_items, label=name, auto=auto,
+                                         button=f"Compute for {len(missing)} ensemble(s) in the background",
+                                         help=f"Runs on: {names}. Results are cached on disk.")
+        elif auto or st.button(compute_label or f"Compute for {len(missing)} ensemble(s)", type="primary",
+                               key=f"run:{name}", help=f"Runs on: {names}. Results are cached on disk."):
             try:
                 if compute_missing is not None:
                     compute_missing(missing)

@@ -3,7 +3,10 @@ papers' claims, one table per claim family, a verdict per row, every figure)."""
 import pandas as pd
 import streamlit as st
 
+from app import background
 from engine import report as rep
+from engine.jobs import JobError, JobStore
+from engine.jobs import analysis as analysis_jobs
 from engine.data import get_spec
 from engine.zoo import SHIPPED, list_ensembles
 
@@ -30,24 +33,33 @@ protocol = c3.selectbox("Attack protocol", list(rep.PROTOCOLS),
                         help="; ".join(f"{p.name}: {p.describe()}" for p in rep.PROTOCOLS.values()))
 settings = (int(samples), round(float(eps), 6), protocol, tuple(e["path"] for e in shipped))
 
-if st.button("Compute report" if st.session_state.get("report_settings") != settings else "Recompute report",
-             type="primary", help="Runs every analysis on every ensemble (cached on disk: a second run is fast)."):
-    bar = st.progress(0.0, text="starting…")
-
-    def progress(done, total, what=""):
-        bar.progress(min(done / total, 1.0) if total else 0.0, text=what)
-
-    try:
-        st.session_state["report"] = rep.build_report({e["name"]: e["path"] for e in shipped}, eps=eps,
-                                                      samples=int(samples), protocol=protocol, progress=progress)
-        st.session_state["report_settings"] = settings
-    except (rep.ReportError, ValueError, RuntimeError) as exc:
-        st.error(str(exc))
-    bar.empty()
+checkpoints = {e["name"]: e["path"] for e in shipped}
+try:
+    items = analysis_jobs.report_items(checkpoints, eps=eps, samples=int(samples), protocol=protocol)
+except JobError as exc:
+    st.error(str(exc))
+    st.stop()
+todo = analysis_jobs.missing(items)
+last = analysis_jobs.find_job(JobStore(), [i["key"] for i in items], "report")
+failed_items = bool(last and last.state == "failed" and JobStore().progress(last.id).get("errors"))
+if todo:
+    background.run_in_background(todo, label="report", button=f"Compute report ({len(todo)} analysis runs)",
+                                 help="Runs every analysis on every ensemble in a background job (cached on disk: "
+                                      "a second run is fast).")
+if st.session_state.get("report_settings") != settings and (not todo or (failed_items and st.button(
+        "Build the report with the results there are", help="the failed runs show as errors in their tables"))):
+    with st.spinner("Assembling the report from the cached results…"):
+        try:
+            st.session_state["report"] = rep.build_report(checkpoints, eps=eps, samples=int(samples),
+                                                          protocol=protocol)
+            st.session_state["report_settings"] = settings
+        except (rep.ReportError, ValueError, RuntimeError) as exc:
+            st.error(str(exc))
 
 report = st.session_state.get("report")
 if report is None:
-    st.info("Compute the report to see the tables (the first run takes a few minutes on a laptop CPU).")
+    st.info("Compute the report to see the tables (a background job; the first run takes a few minutes on a "
+            "laptop CPU).")
     st.stop()
 if st.session_state.get("report_settings") != settings:
     st.caption("Showing the report computed with the previous settings.")

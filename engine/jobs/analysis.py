@@ -114,6 +114,14 @@ def leaderboard_items(board: dict, columns: list[str] | None = None) -> list[dic
     return items
 
 
+def missing(items: list[dict], cache=None) -> list[dict]:
+    """The items whose result is not in the result cache yet (a key lookup each)."""
+    from ..cache import default_cache
+
+    cache = cache or default_cache()
+    return [i for i in items if i["key"] not in cache]
+
+
 def job_title(items: list[dict]) -> str:
     names = list(dict.fromkeys(i["analysis"] for i in items))
     ensembles = len({i["checkpoint"] for i in items})

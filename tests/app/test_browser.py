@@ -242,3 +242,47 @@ def test_an_offline_browser_sees_no_request_leave_the_machine_and_no_deploy_butt
             assert not page.locator("[data-testid='stAppDeployButton']").is_visible(), module
         assert outside == [], sorted(set(outside))
         browser.close()
+
+
+def test_a_long_analysis_runs_as_a_job_that_survives_a_reload(shipped_app_url, tmp_path):
+    """Robustness page, shipped zoo: a white-box request that is not cached (150 samples)
+    states its expected time, starts as a background job with progress and a whole-job ETA,
+    keeps running through a page reload (the new session finds the job by its requests'
+    cache keys) and ends in its own figure without a second click."""
+    from playwright.sync_api import expect, sync_playwright
+
+    def ask_for_150_samples(page):
+        expect(page.get_by_role("heading", name="White-box")).to_be_visible(timeout=120_000)
+        settings = page.locator("[data-testid='stExpander']").first
+        settings.get_by_text("Settings").click()
+        box = settings.get_by_label(re.compile("^samples"))
+        box.fill("150")
+        box.press("Enter")
+        page.wait_for_timeout(500)
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(60_000)
+        expect.set_options(timeout=60_000)
+
+        page.goto(shipped_app_url + "/robustness")
+        ask_for_150_samples(page)
+        expect(page.get_by_text(re.compile("Expected time:")).first).to_be_visible()
+        start = page.get_by_role("button", name=re.compile(r"Compute for \d ensemble\(s\) in the background"))
+        start.first.click()
+        status = page.get_by_text(re.compile(r"whitebox · .* done · ETA"))
+        expect(status.first).to_be_visible(timeout=180_000)
+
+        page.reload()  # a new session: nothing of the old one but the job store on disk
+        ask_for_150_samples(page)
+        running = page.get_by_text(re.compile(r"whitebox · .* done"))
+        expect(running.first).to_be_visible(timeout=60_000)
+        assert page.get_by_role("button", name="Cancel").count() >= 1
+        # the job continues to the end and the page draws its own figure (no second click)
+        expect(running).to_have_count(0, timeout=900_000)
+        expect(page.get_by_text(re.compile("Showing the previous result"))).to_have_count(0, timeout=60_000)
+        expect(page.locator(".js-plotly-plot").first).to_be_visible()
+        assert page.get_by_role("button", name=re.compile(r"Compute for \d ensemble\(s\) in the background")).count() \
+            == 1  # only the black-box analysis is still to compute
+        browser.close()

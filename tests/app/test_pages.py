@@ -1,9 +1,11 @@
 """Every page renders without exception: with no ensemble at all (an empty state that
 says what to do) and with real quick-preset ensembles, computing its analyses through the
-page's own "Compute" button with small settings."""
+page's own "Compute" button with small settings (long analyses run as background jobs in
+worker processes: the test waits for them, then reruns the page)."""
 from __future__ import annotations
 
 import shutil
+import time
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -82,6 +84,28 @@ def lab_home(tmp_path_factory, quick_zoo, quick_baseline):
     return home
 
 
+def _wait_for_jobs(timeout: float = 300.0) -> None:
+    """Analyses the page started as background jobs (app/background.py) run in worker
+    processes: wait until none is queued or running (and none failed)."""
+    from engine import jobs
+
+    executor = jobs.get_executor()
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        current = [j for j in executor.refresh() if j.kind == "analysis"]
+        assert not [j.error for j in current if j.state == "failed"]
+        if not [j for j in current if j.state in jobs.ACTIVE]:
+            return
+        time.sleep(0.2)
+    raise AssertionError("analysis jobs still running")
+
+
+def _click_and_wait(at, button) -> None:
+    button.click().run()
+    _wait_for_jobs()
+    at.run()
+
+
 @pytest.mark.parametrize("page", [p for p in PAGES if p not in ("train", "report", "leaderboard", "sweep", "start")])
 def test_page_computes_and_draws_with_real_ensembles(monkeypatch, lab_home, page):
     at = _app(monkeypatch, lab_home, page)
@@ -93,7 +117,7 @@ def test_page_computes_and_draws_with_real_ensembles(monkeypatch, lab_home, page
         buttons = [b for b in at.button if b.label.startswith("Compute for")]
         if not buttons:
             break
-        buttons[0].click().run()
+        _click_and_wait(at, buttons[0])
         assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
     if page != "zoo":
@@ -114,7 +138,7 @@ def test_leaderboard_page_computes_missing_numbers_and_shows_a_row_per_ensemble(
     assert sorted(table["method"]) == ["baseline", "dverge"]
     assert table["pgd"].isna().all()  # nothing computed yet: the cache is this session's own
     at.multiselect(key="lb_todo").set_value(["clean_accuracy", "pgd"])
-    at.button(key="lb_compute").click().run()
+    _click_and_wait(at, at.button(key="job:leaderboard"))
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
     # the numbers are computed by a background analysis job (like training), not in the page
