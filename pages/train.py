@@ -186,7 +186,7 @@ def job_view(job: jobs.Job) -> None:
 
 
 def live_view() -> None:
-    all_jobs = executor.refresh()
+    all_jobs = [j for j in executor.refresh() if j.kind == "train"]  # analysis jobs show on their pages
     if not all_jobs:
         st.info("No training jobs yet. Press **Start training** above: with the defaults it trains a 3-member "
                 "DVERGE ensemble on Fashion-MNIST with the quick preset (minutes on a laptop CPU), "
@@ -215,6 +215,6 @@ def live_view() -> None:
 new_job_form()
 st.divider()
 st.header("Jobs")
-active = any(j.state in jobs.ACTIVE for j in executor.refresh())
+active = any(j.state in jobs.ACTIVE and j.kind == "train" for j in executor.refresh())
 st.session_state["train_polling"] = active
 st.fragment(live_view, run_every=POLL_SECONDS if active else None)()
