@@ -155,3 +155,39 @@ def test_leaderboard_page_computes_missing_numbers_and_shows_a_row_per_ensemble(
     assert not at.exception, at.exception
     table = at.dataframe[0].value
     assert table["pgd"].notna().all() and (table["pgd"] <= table["clean_accuracy"]).all()
+
+
+def test_a_long_analysis_runs_as_a_background_job_and_the_page_draws_its_result(monkeypatch, tmp_path):
+    """Robustness page on two shipped ensembles (user copies), empty result cache: the
+    white-box analysis (no measured cost yet) states that its time is not known, runs as a
+    background job (not in the page), the page shows its progress, and draws the figure once
+    the job is done; the job's cost then makes the next expected time known."""
+    from engine import jobs
+
+    home = tmp_path / "home"
+    for name in ("baseline", "dverge"):
+        shutil.copytree(REPO / "checkpoints" / name, home / "ensembles" / name)
+    at = _app(monkeypatch, home, "robustness")
+    at.session_state["shared_ensembles"] = [str(home / "ensembles" / "dverge"), str(home / "ensembles" / "baseline")]
+    at.session_state["whitebox:samples"] = 12
+    at.session_state["whitebox:eps"] = "0, 0.1"
+    at.session_state["whitebox:steps"] = "2"
+    at.run()
+    assert not at.exception, at.exception
+    assert any(c.value.startswith("Expected time: not known yet") for c in at.caption)
+    start = [b for b in at.button if b.label == "Compute for 2 ensemble(s) in the background"]
+    assert len(start) == 2  # white-box and black-box
+    start[0].click().run()
+    assert not at.exception, at.exception
+    [job] = [j for j in jobs.get_executor().refresh() if j.kind == "analysis"]
+    assert job.config["label"] == "whitebox" and len(job.config["items"]) == 2
+    assert not at.get("plotly_chart")  # nothing computed in the page
+    _wait_for_jobs()
+    at.run()
+    assert not at.exception, at.exception
+    assert at.get("plotly_chart"), "no white-box figure after the job"
+    assert jobs.get_executor().get(job.id).state == "done"
+    # measured now: another sample count of the same request has a known expected time
+    at.session_state["whitebox:samples"] = 13
+    at.run()
+    assert any(c.value.startswith("Expected time: about") for c in at.caption), [c.value for c in at.caption]
