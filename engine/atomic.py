@@ -81,6 +81,36 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
     return atomic_write_bytes(path, json.dumps(obj, indent=2, sort_keys=False).encode())
 
 
+def write_probe(directory: str | os.PathLike) -> str | None:
+    """Why a file cannot be created in the existing ``directory`` (``None`` if it can), found
+    by creating and removing a temporary file there. ``os.access`` alone is not enough:
+    it reports every directory writable for root, also on read-only or virtual file
+    systems (/proc, /sys, a read-only mount), where only a real write tells."""
+    try:
+        fd, probe = tempfile.mkstemp(dir=directory, prefix=_temp_prefix("write-probe"), suffix=TEMP_SUFFIX)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    os.close(fd)
+    os.unlink(probe)
+    return None
+
+
+def why_unwritable(path: str | os.PathLike) -> str | None:
+    """Why ``path`` (a directory to create or write into) cannot be written, as the end of a
+    sentence ("cannot be created: X is not a directory", ...), or ``None`` if it can: its
+    nearest existing ancestor must be a directory where a file can really be created.
+    Checked before any work, so a bad ``--out`` never fails after an epoch."""
+    parent = Path(path)
+    while not parent.exists() and parent.parent != parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"cannot be created: {parent} is not a directory"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"cannot be written: no write permission in {parent}"
+    reason = write_probe(parent)
+    return f"cannot be written: creating a file in {parent} failed ({reason})" if reason else None
+
+
 def is_temp(name: str) -> bool:
     """Whether a file name is one of :func:`atomic_write`'s temporary files."""
     return name.startswith(".") and name.endswith(TEMP_SUFFIX)

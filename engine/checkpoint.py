@@ -32,7 +32,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .atomic import atomic_write, atomic_write_bytes, atomic_write_json, clean_stale_temps, is_temp  # noqa: F401
+from .atomic import (atomic_write, atomic_write_bytes, atomic_write_json, clean_stale_temps, is_temp,  # noqa: F401
+                     why_unwritable)
 from .checkpoint_meta import (FORMAT, MEMBER_FILE, TRAIN_STATE_FILE, MetaError, member_file_names,
                               parse_meta, validate_meta)
 from .ensemble import Ensemble
@@ -256,15 +257,9 @@ def check_writable(out: Path, flag: str = "--out") -> None:
     """Refuse an output path that is a file or cannot be written, before any work."""
     if out.exists() and not out.is_dir():
         raise CheckpointError(f"{flag} {out} is a file, not a directory; choose a directory path")
-    parent = out
-    while not parent.exists():
-        if parent.parent == parent:
-            break
-        parent = parent.parent
-    if not parent.is_dir():
-        raise CheckpointError(f"{flag} {out} cannot be created: {parent} is not a directory")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise CheckpointError(f"{flag} {out} cannot be written: no write permission in {parent}")
+    why = why_unwritable(out)
+    if why:
+        raise CheckpointError(f"{flag} {out} {why}")
 
 
 def check_output_dir(out: str | os.PathLike, *, kind: str, force: bool = False) -> Path:

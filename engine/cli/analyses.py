@@ -3,10 +3,10 @@ write its figure/data. One subcommand per analysis, with one flag per config fie
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
+from ..atomic import why_unwritable
 from ..fields import specs
 from .common import CLIError, _emit, _parse_params, add_config_arguments, config_values
 
@@ -122,13 +122,9 @@ def _check_export_out(out: str | None) -> None:
         return
     path = Path(out)
     directory = path if (path.is_dir() or out.endswith(("/", "\\"))) else path.parent
-    parent = directory
-    while not parent.exists() and parent.parent != parent:
-        parent = parent.parent
-    if not parent.is_dir():
-        raise CLIError(f"--out {out} cannot be written: {parent} is a file, not a directory")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise CLIError(f"--out {out} cannot be written: no write permission in {parent}")
+    why = why_unwritable(directory)
+    if why:
+        raise CLIError(f"--out {out} {why}")
 
 
 def cmd_export(args) -> int:

@@ -67,14 +67,7 @@ def test_cancel_kills_the_actor_and_resume_continues_from_the_last_saved_epoch(s
     _, meta = load_checkpoint(cancelled.out)  # consistent: hashes verified
     assert 1 <= saved == meta["epoch"] < 4
 
-    job = executor.resume(job.id)
-    assert job.state == "running" and job.attempts == 2
-    job = wait_for(executor, job.id, lambda j: j.state != "running")
-    assert job.state == "done", job.error
-    assert job.resumed_from_epoch == saved
-    after = jobs.history(job)
-    assert [h["epoch"] for h in after] == [1, 2, 3, 4]
-    assert after[:saved] == before[:saved]  # kept, not retrained
+    helpers.resume_until_done(executor, job.id, saved=saved, before=before, epochs=4, timeout=600)
 
 
 def test_a_two_by_two_sweep_on_ray_trains_like_local_jobs_aggregates_over_seeds_and_reruns_nothing(
