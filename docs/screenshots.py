@@ -80,7 +80,7 @@ def main(argv=None) -> int:
                               or not route.request.url.startswith("http") else route.abort())
                 page = context.new_page()
                 for module in pages:
-                    page.goto(f"{url}/{module}")
+                    page.goto(f"{url}/{'' if module == ui.PAGES[0][0] else module}")  # the default page is at /
                     page.locator("[data-testid='stSidebarNav']").wait_for(timeout=180_000)
                     if module in WITH_FIGURES:
                         page.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=180_000)

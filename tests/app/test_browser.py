@@ -235,8 +235,8 @@ def test_an_offline_browser_sees_no_request_leave_the_machine_and_no_deploy_butt
 
         context.route("**/*", guard)
         page = context.new_page()
-        for module, title, _icon in ui.PAGES:
-            page.goto(f"{shipped_app_url}/{module}")
+        for i, (module, _title, _icon) in enumerate(ui.PAGES):
+            page.goto(f"{shipped_app_url}/{module if i else ''}")  # the default page is at /
             expect(page.locator("[data-testid='stSidebarNav']")).to_be_visible(timeout=120_000)
             page.wait_for_timeout(1500)
             assert not page.locator("[data-testid='stAppDeployButton']").is_visible(), module
