@@ -68,7 +68,6 @@ job = jobs.analysis.find_job(executor.store, keys, kind_label="leaderboard") if 
 def job_view() -> None:
     """The leaderboard's evaluation job (a background analysis job, like training): progress,
     ETA, cancel/resume; the table fills in as each ensemble's number lands in the cache."""
-    current = executor.get(job.id)
     executor.refresh()
     current = executor.get(job.id)
     progress = executor.store.progress(current.id)
@@ -92,7 +91,7 @@ if missing:
     columns = sorted({m["column"] for m in missing}, key=list(titles).index)
     todo = st.multiselect("Compute these columns", columns, default=[c for c in columns if c in ("clean_accuracy", "pgd")],
                           format_func=titles.get, key="lb_todo",
-                          help="Runs as a background job (Jobs list on the Train page); AutoAttack and the "
+                          help="Runs as a background job (`python -m engine jobs list`); AutoAttack and the "
                                "adaptive attacks take minutes per ensemble on a CPU.")
     busy = job is not None and job.state in jobs.ACTIVE
     if st.button("Compute", type="primary", disabled=not todo or busy, key="lb_compute"):

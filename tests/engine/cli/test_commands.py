@@ -82,3 +82,14 @@ def test_bench_dverge_step_prints_seconds_per_layer():
                            "--layers", "1,5", "--repeats", "1", "--json"))
     assert set(result) >= {"mean", "1", "5", "reference_mean", "speedup"}
     assert result["mean"] > 0
+
+
+def test_bench_compare_pgd_prints_both_attacks_on_the_same_samples():
+    result = last_json(run("bench", "compare-pgd", "baseline", "--samples", "6", "--steps", "3", "--restarts", "1",
+                           "--autoattack", "none", "--json"))
+    (row,) = result["runs"]
+    assert row["checkpoint"] == "baseline" and row["samples"] == 6 and row["eps"] == 0.1
+    assert set(row) >= {"clean_accuracy", "pgd_accuracy", "apgd_ce_accuracy", "pgd_only", "apgd_only", "noise",
+                        "pgd_stronger_beyond_noise", "pgd_seconds", "apgd_ce_seconds"}
+    assert row["pgd_accuracy"] <= row["clean_accuracy"] and row["apgd_ce_accuracy"] <= row["clean_accuracy"]
+    assert "autoattack_accuracy" not in row and result["load_average"]
