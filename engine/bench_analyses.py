@@ -36,6 +36,9 @@ from pathlib import Path
 CHECKPOINT_FOR = {"cce-subsets": "cce_rm"}
 DEFAULT_CHECKPOINT = "dverge"
 KEYS = ("cold_s", "warm_s", "peak_mb", "forward_passes", "backward_passes")
+#: the app's quick protocol on CPU (the laptop case these timings are for); every bench
+#: command reports where it ran, so this one says it too
+DEVICE = "cpu"
 
 
 class PassCounter:
@@ -127,11 +130,11 @@ def measure_analysis(name: str, checkpoint: str, config: dict, cache_dir: str) -
     counter = PassCounter().install()
     try:
         start = time.perf_counter()
-        registry.run(name, checkpoint, config, device="cpu", cache=cache)
+        registry.run(name, checkpoint, config, device=DEVICE, cache=cache)
         cold = time.perf_counter() - start
         counts = counter.snapshot()
         start = time.perf_counter()
-        registry.run(name, checkpoint, config, device="cpu", cache=cache)
+        registry.run(name, checkpoint, config, device=DEVICE, cache=cache)
         warm = time.perf_counter() - start
     finally:
         counter.remove()
@@ -149,11 +152,11 @@ def measure_report(samples: int, cache_dir: str) -> dict:
     counter = PassCounter().install()
     try:
         start = time.perf_counter()
-        build_report(samples=samples, protocol="quick", device="cpu", cache=cache)
+        build_report(samples=samples, protocol="quick", device=DEVICE, cache=cache)
         cold = time.perf_counter() - start
         counts = counter.snapshot()
         start = time.perf_counter()
-        build_report(samples=samples, protocol="quick", device="cpu", cache=cache)
+        build_report(samples=samples, protocol="quick", device=DEVICE, cache=cache)
         warm = time.perf_counter() - start
     finally:
         counter.remove()
@@ -195,7 +198,8 @@ def bench_analyses(samples: int = 100, names: list[str] | None = None, report: b
     if (names is None and report) or "report" in (names or []):
         jobs.append("report")
     repo = str(Path(__file__).resolve().parents[1])
-    result: dict = {"samples": samples, "protocol": "quick", "machine": _machine(), "analyses": {}}
+    result: dict = {"samples": samples, "protocol": "quick", "device": DEVICE, "machine": _machine(),
+                    "analyses": {}}
     for name in jobs:
         path = checkpoint or str(SHIPPED / CHECKPOINT_FOR.get(name, DEFAULT_CHECKPOINT))
         with tempfile.TemporaryDirectory(prefix="bench-analyses-") as cache_dir:
@@ -226,6 +230,7 @@ def table(result: dict) -> str:
         rows.append(f"{name:<16}{r['cold_s']:>10.2f}{1000 * r['warm_s']:>10.1f}{r['peak_mb']:>10.0f}"
                     f"{r['forward_passes']:>10}{r['backward_passes']:>10}")
     m = result["machine"]
-    rows.append(f"{result['samples']} samples, quick protocol; {m['cpus']} CPUs, {m['threads']} torch threads, "
+    rows.append(f"{result['samples']} samples, quick protocol, device {result['device']}; {m['cpus']} CPUs, "
+                f"{m['threads']} torch threads, "
                 f"load average {m['load_average'][0]} before, {result['machine_after'][0]} after")
     return "\n".join(rows)

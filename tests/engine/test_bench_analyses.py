@@ -39,6 +39,7 @@ def test_cli_prints_the_stable_keys_per_analysis(capsys):
     assert main(["bench", "analyses", "--analyses", "history", "--samples", "4", "--json"]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert list(out["analyses"]) == ["history"]  # a subset without 'report' leaves the report out
+    assert out["device"] == "cpu"  # every bench command says where it ran
     r = out["analyses"]["history"]
     assert "error" not in r, r
     assert set(KEYS) <= set(r) and r["forward_passes"] == 0 and r["backward_passes"] == 0

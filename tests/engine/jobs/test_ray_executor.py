@@ -52,7 +52,17 @@ def tiny(epochs=1, **kw):
 
 
 def wait_for(executor, job_id, predicate, timeout=600.0):
-    return helpers.wait_for(executor, job_id, predicate, timeout=timeout, poll=0.2)
+    """Wait until ``predicate(job)``; a job that ends without it fails the test at once."""
+    def settled_or(job):
+        if predicate(job):
+            return True
+        if job.state in ("done", "failed", "cancelled"):
+            log = executor.store.log_path(job_id)
+            raise AssertionError(f"job ended {job.state} (error: {job.error}); log:\n"
+                                 f"{log.read_text(errors='replace')[-2000:] if log.exists() else '(none)'}")
+        return False
+
+    return helpers.wait_for(executor, job_id, settled_or, timeout=timeout, poll=0.2)
 
 
 def test_cancel_kills_the_actor_and_resume_continues_from_the_last_saved_epoch(stores):
