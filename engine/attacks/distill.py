@@ -14,7 +14,8 @@ convolutions, channels-last on CPU), split into independent (member, sample chun
 on single-threaded worker threads (:mod:`engine.parallel`). Each sample's distillation
 depends on that sample only (eval-mode BatchNorm, per-sample L1 normalization), so the
 split changes nothing but speed; ``tests/engine/attacks/test_distill.py`` compares it
-with the plain per-member loop. ``python -m engine bench dverge-step`` measures it.
+with the plain per-member loop. On CUDA all members run in one PGD loop over their
+concatenated images instead (:func:`distill_together`; tested on CPU against the same loop). ``python -m engine bench dverge-step`` measures it.
 
 It runs in fp32 even inside bf16 autocast: every step follows the *sign* of the
 gradient, which turns bf16 rounding into flipped steps (measured on a fixed batch of 3
@@ -54,6 +55,35 @@ def distill(model: Classifier, layer: int, target: torch.Tensor, source: torch.T
     return z.detach()
 
 
+def distill_together(models: list[Classifier], layer: int, target: torch.Tensor, source: torch.Tensor, *,
+                     eps: float, steps: int = 10, step_size: float | None = None,
+                     momentum: float = 1.0) -> list[torch.Tensor]:
+    """:func:`distill` for every model in one PGD loop (the CUDA path): the K members'
+    images are one ``[K*B, ...]`` tensor, member k's forward runs on its slice, and one
+    backward of the summed Eq. 1 losses gives every slice its own member's gradient (the
+    other terms do not depend on it). The per-sample L1 normalization, momentum and sign
+    step are per sample, so the result is that of K separate :func:`distill` calls, with
+    one autograd call per step instead of K and no host round trip between members."""
+    step_size = eps / steps if step_size is None else step_size
+    k, b = len(models), source.shape[0]
+    with torch.autocast(source.device.type, enabled=False):
+        with torch.no_grad():
+            goals = [layer_output(m, layer, target) for m in models]
+        origin = source.detach().repeat(k, *([1] * (source.dim() - 1)))
+        z = origin.clone()
+        velocity = torch.zeros_like(z)
+        for _ in range(steps):
+            z.requires_grad_(True)
+            loss = sum((layer_output(m, layer, z[i * b:(i + 1) * b]) - goals[i]).pow(2).sum()
+                       for i, m in enumerate(models))
+            (grad,) = torch.autograd.grad(loss, z)
+            norm = grad.abs().flatten(1).sum(1).clamp_min(1e-12).view(-1, *([1] * (z.dim() - 1)))
+            velocity = momentum * velocity + grad / norm
+            z = z.detach() - step_size * velocity.sign()
+            z = torch.min(torch.max(z, origin - eps), origin + eps).clamp(0, 1)
+    return list(z.detach().split(b))
+
+
 def fast_copy(model: Classifier, device) -> Classifier:
     """The inference copy a distillation runs on: frozen, eval mode, BatchNorm folded into
     the convolutions (the same function up to float rounding) and, on CPU, channels-last
@@ -66,13 +96,21 @@ def fast_copy(model: Classifier, device) -> Classifier:
 
 def distill_members(models: list[Classifier], layer: int, target: torch.Tensor, source: torch.Tensor, *,
                     eps: float, steps: int = 10, step_size: float | None = None, momentum: float = 1.0,
-                    workers: int | None = None) -> list[torch.Tensor]:
+                    workers: int | None = None, together: bool | None = None) -> list[torch.Tensor]:
     """:func:`distill` for every model (same ``target`` and ``source``): X'_j per member j
     (DVERGE Algorithm 1, lines 12-13), computed on :func:`fast_copy` copies as
     (member, sample chunk) tasks on ``workers`` threads (default
-    :func:`engine.parallel.cpu_workers`). The models themselves are left untouched
-    (their train/eval flags and gradients included)."""
+    :func:`engine.parallel.cpu_workers`), or, with ``together`` (default on CUDA: the
+    thread fan-out is for CPUs), all members in one loop (:func:`distill_together`). The models themselves are left untouched (their
+    train/eval flags and gradients included)."""
     device = source.device
+    if together is None:
+        together = device.type == "cuda"
+    if together:
+        copies = [fast_copy(m, device) for m in models]
+        with attack_mode(*copies):
+            return distill_together(copies, layer, target, source, eps=eps, steps=steps, step_size=step_size,
+                                    momentum=momentum)
     workers = cpu_workers(device) if workers is None else max(1, workers)
     channels_last = device.type == "cpu" and source.dim() == 4
     if channels_last:

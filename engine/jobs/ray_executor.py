@@ -8,8 +8,10 @@ Where it runs
     ``RAY_ADDRESS`` (or ``--ray-address`` / ``address=``) joins an existing cluster
     (``ray start --head`` on one machine, ``ray start --address HEAD:6379`` on the others).
     Without one, a process that already called ``ray.init`` uses its own instance (tests);
-    otherwise a local head is started on demand with ``ray start --head`` bound to
-    127.0.0.1, no dashboard, and its address is kept in ``<job store>/ray-head.json`` so
+    otherwise a local head is started on demand with ``ray start --head`` (no dashboard,
+    Ray's token authentication; Ray 2.60 ignores ``--node-ip-address=127.0.0.1`` and
+    listens on the machine's address, so the token in ``~/.ray/auth_token`` is what keeps
+    others out), and its address is kept in ``<job store>/ray-head.json`` so
     the next CLI call or app rerun joins the same instance (``ray stop`` ends it). It must
     outlive the command that started it: ``jobs submit`` returns at once while the job
     keeps training.
@@ -48,6 +50,7 @@ import socket
 import subprocess
 import sys
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -97,8 +100,10 @@ def _free_port() -> int:
 
 
 def start_local_head(store_root: Path, num_cpus: int | None = None, timeout: float = 120.0) -> str:
-    """``ray start --head`` on 127.0.0.1 (no dashboard), recorded in ``store_root/ray-head.json``;
-    returns its address. The instance outlives this process; ``ray stop`` ends it."""
+    """``ray start --head`` (no dashboard, token authentication), recorded in
+    ``store_root/ray-head.json`` as ``127.0.0.1:PORT``; returns that address. The instance
+    outlives this process; :func:`stop_local_head` (or ``ray stop``, which ends every Ray
+    instance of the user) ends it."""
     ray_cli = shutil.which("ray") or str(Path(sys.executable).with_name("ray"))
     if not Path(ray_cli).exists():
         raise JobError("the 'ray' command was not found next to this Python; pip install -r requirements-ray.txt")
@@ -121,6 +126,54 @@ def start_local_head(store_root: Path, num_cpus: int | None = None, timeout: flo
     return address
 
 
+def _head_processes(address: str) -> list[int]:
+    """Pids of the local head at ``address``: the processes naming its GCS port on their
+    command line (GCS server, raylet, monitors) and their descendants (the raylet's agents
+    and workers, whose command lines Ray rewrites)."""
+    port = address.rpartition(":")[2]
+    marks = (f"--gcs_server_port={port}".encode(), f":{port} ".encode())
+    parents: dict[int, int] = {}
+    found = set()
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ")
+            parents[int(proc.name)] = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if int(proc.name) != os.getpid() and any(m in cmdline for m in marks):
+            found.add(int(proc.name))
+    grew = True
+    while grew:
+        children = {pid for pid, parent in parents.items() if parent in found} - found - {os.getpid()}
+        grew = bool(children)
+        found |= children
+    return sorted(found)
+
+
+def stop_local_head(store_root: Path, timeout: float = 10.0) -> list[int]:
+    """End the on-demand local head recorded in ``store_root/ray-head.json`` (and only that
+    one: ``ray stop`` would end every Ray instance of this user on the machine); returns
+    the pids it signalled. Linux only (reads /proc)."""
+    import signal
+
+    try:
+        address = json.loads((Path(store_root) / HEAD_FILE).read_text())["address"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    pids = _head_processes(address)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.time() + timeout
+        while time.time() < deadline and any(Path(f"/proc/{pid}").exists() for pid in pids):
+            time.sleep(0.2)
+    (Path(store_root) / HEAD_FILE).unlink(missing_ok=True)
+    return pids
+
+
 @EXECUTORS.register("ray")
 class RayExecutor(Executor):
     """Jobs as detached Ray actors (see the module docstring). ``address``: a cluster to
@@ -131,9 +184,10 @@ class RayExecutor(Executor):
 
     def __init__(self, store: JobStore | None = None, address: str | None = None,
                  gpus_per_job: float | None = None, cpus_per_job: float | None = None,
-                 max_jobs: int | None = None):
+                 max_jobs: int | None = None, num_cpus: int | None = None):
         super().__init__(store)
         self.address = address or os.environ.get(ADDRESS_ENV) or None
+        self.num_cpus = num_cpus  # cores of an on-demand local head (default: all of this machine's)
         self.gpus_per_job = _float_env(GPUS_ENV, gpus_per_job, None)
         self.cpus_per_job = _float_env(CPUS_ENV, cpus_per_job, 1.0)
         if max_jobs is not None and max_jobs < 0:
@@ -146,13 +200,18 @@ class RayExecutor(Executor):
         """The :mod:`ray` module, connected (joining or starting an instance as documented)."""
         if self._ray is not None:
             return self._ray
+        address = self.address or self._recorded_head()
+        if not self.address:
+            # A head started by `ray start` (ours) requires Ray's token authentication
+            # (Ray >= 2.5x turns it on by default; the token is ~/.ray/auth_token); a client
+            # reads the mode when `ray` is first imported, so it is set before that.
+            os.environ.setdefault("RAY_AUTH_MODE", "token")
         ray = _import_ray()
         if not ray.is_initialized():
             options = dict(namespace=NAMESPACE, log_to_driver=False, include_dashboard=False,
                            ignore_reinit_error=True, logging_level="error")
-            address = self.address or self._recorded_head()
             if address is None:
-                address = start_local_head(self.store.root)
+                address = start_local_head(self.store.root, num_cpus=self.num_cpus)
             # Workers import this checkout (shared file system, see the module docstring).
             runtime_env = {"env_vars": {"PYTHONPATH": str(REPO)}}
             try:
@@ -266,8 +325,8 @@ def _runner_class(ray):
 
 def _run_in_actor(job_id: str, root: str, ensembles: str, env: dict[str, Any]) -> str:
     """The actor's body: the job's output goes to its ``worker.log`` (as for a local job),
-    then :func:`engine.jobs.run_job`; the actor exits with it (its process is its own)."""
-    import ray
+    then :func:`engine.jobs.run_job`; then the actor ends itself (:func:`_end_this_actor`)
+    so that its resources go to the next job."""
 
     from .worker import run_job
 
@@ -284,6 +343,26 @@ def _run_in_actor(job_id: str, root: str, ensembles: str, env: dict[str, Any]) -
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
-        ray.actor.exit_actor()
+        _end_this_actor()
     return state
+
+
+def _end_this_actor() -> None:
+    """Ask Ray's control store to kill this (detached) actor.
+
+    ``ray.actor.exit_actor()`` does not end an actor from inside its constructor (where the
+    job runs, see :func:`_runner_class`): the actor stayed alive and idle, holding its CPU
+    or GPU for ever, so the next queued job's actor could never be placed (measured on a
+    2-CPU instance: the second pair of a 2 x 2 sweep waited until the test timed out).
+    ``ray.kill`` through the control store ends the process whatever it is doing; the
+    next job's actor was registered with the control store before (by
+    :meth:`RayExecutor.refresh` in :func:`engine.jobs.run_job`), so it does not depend on
+    this process."""
+    import ray
+
+    try:
+        name = ray.get_runtime_context().get_actor_name()
+        ray.kill(ray.get_actor(name, namespace=NAMESPACE), no_restart=True)
+    except Exception:  # noqa: BLE001 - not an actor, or already gone: nothing to end
+        traceback.print_exc()
 

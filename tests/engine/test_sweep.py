@@ -67,3 +67,42 @@ def test_the_table_is_mean_and_sample_std_over_seeds_per_grid_point():
     assert text[0].split() == ["method", "lr", "n", "accuracy"]
     first = table[0]["metrics"]["accuracy"]
     assert text[1].split() == ["baseline", "0.1", "3", f"{first['mean']:.4f}", "±", f"{first['std']:.4f}"]
+
+
+def test_a_rerun_skips_finished_trials_resumes_failed_ones_and_submits_only_missing_ones(tmp_path, monkeypatch):
+    """No training here (the queue is paused: max_jobs=0); a real run on Ray is in
+    tests/engine/jobs/test_ray_executor.py."""
+    from engine import jobs
+
+    monkeypatch.setenv("ROBUST_ENSEMBLES_HOME", str(tmp_path))
+    executor = jobs.LocalProcessExecutor(jobs.JobStore(tmp_path / "jobs", tmp_path / "ensembles"), max_jobs=0)
+    spec = sweep.SweepSpec(methods=["baseline"], seeds=[0, 1, 2], preset="quick", name="rerun")
+    record = sweep.start(spec, executor, root=tmp_path / "sweeps")
+    assert record["last_run"]["submitted"] == 3 and {j.state for j in executor.store.list()} == {"queued"}
+    by_seed = {e["seed"]: e["job"] for e in record["trials"].values()}
+    executor.store.update(by_seed[0], state="done")
+    executor.store.update(by_seed[1], state="failed", error="interrupted")
+
+    again = sweep.start(spec, executor, root=tmp_path / "sweeps")
+    assert {k: again["last_run"][k] for k in ("skipped", "resumed", "submitted", "active")} == \
+        {"skipped": 1, "resumed": 1, "submitted": 0, "active": 1}
+    assert executor.get(by_seed[1]).state == "queued" and executor.get(by_seed[1]).error is None
+    assert len(executor.store.list()) == 3  # the same three jobs, nothing new
+    assert sweep.load_record(spec.sweep_name(), tmp_path / "sweeps")["trials"] == record["trials"]
+
+
+def test_the_figure_draws_each_grid_points_mean_with_its_std_as_error_bar():
+    from engine.figures.sweep import sweep_figure
+
+    rows = [{"method": m, "seed": s, "params": {"lr": lr}, "state": "done", "metrics": {"accuracy": v}}
+            for m, lr, s, v in [("baseline", 0.1, 0, 0.5), ("baseline", 0.1, 1, 0.7), ("baseline", 0.2, 0, 0.2),
+                                ("baseline", 0.2, 1, 0.3), ("baseline", 0.2, 2, 0.7), ("adp", 0.1, 0, 0.9)]]
+    table = sweep.aggregate(rows)
+    fig = sweep_figure(table, "accuracy")
+    by_method = {trace.name: trace for trace in fig.data}
+    base = by_method["baseline"]
+    assert list(base.x) == ["lr=0.1", "lr=0.2"]
+    assert list(base.y) == pytest.approx([0.6, 0.4])
+    assert list(base.error_y.array) == pytest.approx([np.std([0.5, 0.7], ddof=1), np.std([0.2, 0.3, 0.7], ddof=1)])
+    assert list(by_method["adp"].y) == pytest.approx([0.9]) and list(by_method["adp"].error_y.array) == [0.0]  # one seed
+    assert "mean ± std over seeds" in fig.layout.title.text

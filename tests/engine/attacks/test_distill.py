@@ -88,6 +88,23 @@ def test_all_members_distilled_at_once_equal_the_plain_per_member_distillation(a
     assert all(p.grad is None and p.requires_grad for m in members for p in m.parameters())
 
 
+@pytest.mark.parametrize("arch, shape, layer", [("lenet5", (6, 1, 28, 28), 2), ("resnet8", (6, 3, 32, 32), 5)])
+def test_all_members_in_one_loop_the_cuda_path_equal_the_plain_per_member_distillation(arch, shape, layer):
+    """``together`` (the default on CUDA; forced here on CPU): one PGD loop over the
+    members' concatenated images, one backward per step for all of them."""
+    members = _members(arch, shape, torch.float64)
+    target, source = torch.rand(shape, dtype=torch.float64), torch.rand(shape, dtype=torch.float64)
+    flags = [m.training for m in members]
+    together = distill_members(members, layer, target, source, eps=0.1, together=True)
+    plain = [distill(m, layer, target, source, eps=0.1) for m in members]
+    assert len(together) == len(members)
+    for a, b in zip(together, plain):
+        assert a.shape == b.shape and a.dtype == b.dtype
+        assert torch.allclose(a, b, rtol=0, atol=1e-9), (a - b).abs().max()
+    assert [m.training for m in members] == flags
+    assert all(p.grad is None and p.requires_grad for m in members for p in m.parameters())
+
+
 def test_dverge_step_losses_equal_the_straightforward_computation():
     """The DVERGE loss (Eq. 5) of the fast step vs plain per-member distillation and a
     separate cross-entropy per (member, other member's images), fixed seeds."""

@@ -1,42 +1,72 @@
-"""The Ray executor on a real local Ray instance (2 CPUs, 127.0.0.1, no dashboard): a job
-trains exactly like a local one for the same seed, cancel and resume work, and a 2 x 2
-sweep runs, aggregates over seeds and skips its finished trials when rerun."""
+"""The Ray executor on a real local Ray instance (2 CPUs, no dashboard), started
+on demand as without RAY_ADDRESS: a job trains exactly like a local one for the same seed
+(bit-identical weights on CPU), cancel and resume work, a finished job's actor frees its
+core, and a 2 x 2 sweep runs, aggregates over seeds and skips its finished trials when rerun."""
 import json
 import os
 import statistics
+import time
 
 import pytest
 import torch
 
+# A head started by `ray start` (the on-demand one below) requires token authentication, and
+# Ray reads the client's mode when it is first imported: before the import, as in the CLI.
+os.environ.setdefault("RAY_AUTH_MODE", "token")
 ray = pytest.importorskip("ray", reason="Ray is an optional extra (pip install -r requirements-ray.txt); "
                                         "without it the Ray executor cannot be tested")
 
 from engine import cli, jobs, sweep  # noqa: E402
 from engine.checkpoint import load_checkpoint  # noqa: E402
-from engine.jobs.ray_executor import NAMESPACE, RayExecutor  # noqa: E402
+from engine.jobs.ray_executor import (ADDRESS_ENV, HEAD_FILE, RayExecutor,  # noqa: E402
+                                      stop_local_head)
 from tests import helpers  # noqa: E402
-from tests.conftest import REPO  # noqa: E402
 
 TINY = dict(members=2, train_subset=1000, batch_size=100, lr=0.05, eval_samples=100, history_samples=0, device="cpu")
+#: a sweep trial: one epoch of 40 batches, enough to leave chance level (10 batches were not:
+#: then no test sample is classified correctly by every member and transferability is undefined)
+TRIAL = dict(TINY, train_subset=2000, batch_size=50)
 
 
 @pytest.fixture(scope="module")
-def ray_instance():
-    """One local instance for the module: bound to 127.0.0.1, workers import this checkout."""
+def ray_instance(tmp_path_factory):
+    """One local instance for the module, started on demand the way a user's first command
+    starts it: no RAY_ADDRESS, no Ray in this process, so ``RayExecutor.connect`` runs
+    ``ray start --head`` (2 CPUs, no dashboard), records its address (127.0.0.1:PORT) in
+    the store and joins it. Ended afterwards by its own pids (``ray stop`` would end other
+    people's instances too)."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    saved = os.environ.pop(ADDRESS_ENV, None)
     if ray.is_initialized():
         ray.shutdown()
+    root = tmp_path_factory.mktemp("ray-head")
+    executor = RayExecutor(jobs.JobStore(root / "jobs", root / "ensembles"), num_cpus=2)
     for attempt in (1, 2, 3):  # Ray waits 30 s for its raylet: a very busy machine can miss that
         try:
-            ray.init(num_cpus=2, include_dashboard=False, namespace=NAMESPACE, log_to_driver=False,
-                     _node_ip_address="127.0.0.1", runtime_env={"env_vars": {"PYTHONPATH": str(REPO)}})
+            executor.connect()
             break
-        except Exception as exc:  # noqa: BLE001 - ray raises a bare Exception for this
+        except jobs.JobError as exc:
             ray.shutdown()
-            if attempt == 3 or "timed out during startup" not in str(exc):
+            stop_local_head(executor.store.root)
+            if attempt == 3 or "timed out" not in str(exc).lower():
                 raise
-    yield ray
-    ray.shutdown()
+    try:
+        yield executor
+    finally:
+        ray.shutdown()
+        stop_local_head(executor.store.root)
+        if saved is not None:
+            os.environ[ADDRESS_ENV] = saved
+
+
+def test_without_an_address_a_local_instance_starts_on_demand_and_is_recorded_for_later_commands(ray_instance):
+    head = json.loads((ray_instance.store.root / HEAD_FILE).read_text())
+    host, _, port = head["address"].rpartition(":")
+    assert host == "127.0.0.1" and int(port) > 0
+    assert ray.get_runtime_context().gcs_address.rpartition(":")[2] == port  # this process joined it
+    assert ray.cluster_resources()["CPU"] == 2
+    assert RayExecutor(ray_instance.store)._recorded_head() == head["address"]  # what the next command joins
+    assert ray_instance.slots() == ["ray:cpu#0", "ray:cpu#1"]  # CPU jobs by cores: 2 cores, 1 each
 
 
 @pytest.fixture
@@ -77,7 +107,12 @@ def test_cancel_kills_the_actor_and_resume_continues_from_the_last_saved_epoch(s
     _, meta = load_checkpoint(cancelled.out)  # consistent: hashes verified
     assert 1 <= saved == meta["epoch"] < 4
 
-    helpers.resume_until_done(executor, job.id, saved=saved, before=before, epochs=4, timeout=600)
+    job = helpers.resume_until_done(executor, job.id, saved=saved, before=before, epochs=4, timeout=600)
+    # the finished job's actor ended itself, so its core is free for the next job
+    deadline = time.time() + 60
+    while executor._actor(job) is not None and time.time() < deadline:
+        time.sleep(0.2)
+    assert executor._actor(job) is None
 
 
 def test_a_two_by_two_sweep_on_ray_trains_like_local_jobs_aggregates_over_seeds_and_reruns_nothing(
@@ -85,15 +120,15 @@ def test_a_two_by_two_sweep_on_ray_trains_like_local_jobs_aggregates_over_seeds_
     ray_store, local_store = stores
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # what Ray gives a 1-CPU actor: same float reduction order
     executor = RayExecutor(ray_store)
-    assert executor.slots() == ["ray:cpu#0", "ray:cpu#1"]  # CPU jobs by cores: 2 cores, 1 each
+    assert executor.slots() == ["ray:cpu#0", "ray:cpu#1"]
     spec = sweep.SweepSpec(methods=["baseline"], seeds=[0, 1], grid={"lr": [0.05, 0.1]}, preset=None,
-                           fixed={**TINY, "epochs": 1}, name="grid")
+                           fixed={**TRIAL, "epochs": 1}, name="grid")
     record = sweep.start(spec, executor, root=tmp_path / "sweeps")
     assert record["last_run"]["submitted"] == 4 and len(record["trials"]) == 4
     running = [j for j in ray_store.list() if j.state == "running"]
     assert sorted(j.slot for j in running) == ["ray:cpu#0", "ray:cpu#1"]  # two at once, two queued
     local = jobs.LocalProcessExecutor(local_store, max_jobs=1)
-    reference = local.submit(tiny(), name="on local")  # = the (lr 0.05, seed 0) trial; trains meanwhile
+    reference = local.submit(tiny(**TRIAL), name="on local")  # = the (lr 0.05, seed 0) trial; trains meanwhile
 
     states = sweep.wait(record, executor, poll=0.3, timeout=900)
     assert states == {"done": 4}
@@ -118,7 +153,7 @@ def test_a_two_by_two_sweep_on_ray_trains_like_local_jobs_aggregates_over_seeds_
     assert executor._actor(job) is None  # the actor exited with its job
 
     rows = sweep.evaluate(record, executor, analysis="transferability",
-                          config={"samples": 20, "steps": 2, "examples": 0}, device="cpu")
+                          config={"samples": 100, "steps": 2, "examples": 0}, device="cpu")
     table = {row["params"]["lr"]: row for row in sweep.aggregate(rows)}
     assert sorted(table) == [0.05, 0.1]
     for lr, row in table.items():
@@ -133,8 +168,8 @@ def test_a_two_by_two_sweep_on_ray_trains_like_local_jobs_aggregates_over_seeds_
 
     # the same sweep from the command line: every trial is finished, nothing is queued again
     assert cli.main(["sweep", "--method", "baseline", "--seeds", "0-1", "--param", "lr=0.05,0.1", "--preset", "none",
-                     "--name", "grid", "--members", "2", "--epochs", "1", "--train-subset", "1000",
-                     "--batch-size", "100", "--eval-samples", "100", "--history-samples", "0", "--device", "cpu",
+                     "--name", "grid", "--members", "2", "--epochs", "1", "--train-subset", "2000",
+                     "--batch-size", "50", "--eval-samples", "100", "--history-samples", "0", "--device", "cpu",
                      "--executor", "ray", "--store", str(ray_store.root), "--sweeps-dir", str(tmp_path / "sweeps"),
                      "--json", "--quiet"]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
