@@ -72,15 +72,8 @@ def status_text(job: Job, progress: dict | None = None) -> str:
     if job.kind == "analysis":
         return _analysis_status(job, progress)
     last = (progress or {}).get("last")
-    if job.state == "queued":
-        return "queued: starts when a slot is free"
-    if job.state != "running":
-        text = job.state + (f": {job.error}" if job.error else "")
-        if job.started and job.finished:
-            text += f" (ran {_duration(job.finished - job.started)})"
-        return text
-    if not last:
-        return "starting the worker..."
+    if job.state != "running" or not last:
+        return _not_working_status(job)
     phase = "baseline pre-training" if last["phase"] == "pretrain" else f"{job.method} training"
     text = f"{phase} · epoch {last['epoch']}/{last['epochs']} · batch {last['batch']}/{last['batches']}"
     if last["batch"] == last["batches"]:
@@ -88,6 +81,19 @@ def status_text(job: Job, progress: dict | None = None) -> str:
     elif last.get("eta_seconds") is not None:
         text += f" · {whole_job_eta(job, last)}"
     return text
+
+
+def _not_working_status(job: Job) -> str:
+    """The status of a job that is queued, ended, or running without progress yet (training
+    and analysis jobs alike)."""
+    if job.state == "queued":
+        return "queued: starts when a slot is free"
+    if job.state != "running":
+        text = job.state + (f": {job.error}" if job.error else "")
+        if job.started and job.finished:
+            text += f" (ran {_duration(job.finished - job.started)})"
+        return text
+    return "starting the worker..."
 
 
 def _analysis_fraction(job: Job, progress: dict | None = None) -> float:
@@ -101,15 +107,8 @@ def _analysis_fraction(job: Job, progress: dict | None = None) -> float:
 def _analysis_status(job: Job, progress: dict | None = None) -> str:
     """An analysis job, e.g. ``blackbox · dverge x3 (dverge): transfer 3/12 · 1/2 done · ETA 4 min 10 s (whole job)``."""
     last = (progress or {}).get("last")
-    if job.state == "queued":
-        return "queued: starts when a slot is free"
-    if job.state != "running":
-        text = job.state + (f": {job.error}" if job.error else "")
-        if job.started and job.finished:
-            text += f" (ran {_duration(job.finished - job.started)})"
-        return text
-    if not last:
-        return "starting the worker..."
+    if job.state != "running" or not last:
+        return _not_working_status(job)
     text = f"{last['what']} · {last['done_items']}/{last['items']} done"
     if last.get("eta_seconds") is not None:
         text += f" · ETA {_duration(last['eta_seconds'])} (whole job)"

@@ -12,6 +12,7 @@ import pytest
 from engine import analyses, cli, jobs
 from engine.cache import ResultCache, default_cache
 from engine.jobs import analysis as aj
+from tests import helpers
 
 REPO = Path(__file__).resolve().parents[3]
 BASELINE, DVERGE, ADP = (str(REPO / "checkpoints" / m) for m in ("baseline", "dverge", "adp"))
@@ -28,15 +29,7 @@ def store(tmp_path, monkeypatch):
 
 
 def wait_for(executor, job_id, predicate, timeout=120.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        executor.refresh()
-        job = executor.get(job_id)
-        if predicate(job):
-            return job
-        time.sleep(0.1)
-    raise AssertionError(f"timed out; job is {executor.get(job_id)}; log:\n"
-                         f"{executor.store.log_path(job_id).read_text(errors='replace')[-2000:]}")
+    return helpers.wait_for(executor, job_id, predicate, timeout=timeout)
 
 
 def fresh(config: dict) -> dict:
