@@ -38,10 +38,3 @@ def test_dverge_step_prints_the_device_it_ran_on(capsys):
                  "--repeats", "1", "--no-reference", "--device", "cpu", "--json"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["device"] == "cpu"
 
-
-@pytest.mark.slow  # a quick AutoAttack on a random-init 3 x ResNet-20 (CPU seconds, not milliseconds)
-def test_autoattack_bench_prints_the_device_it_ran_on(capsys):
-    assert main(["bench", "autoattack", "--samples", "2", "--quick", "--lenet", "baseline", "--device", "cpu", "--json"]) == 0
-    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert (out["device"], out["device_name"]) == ("cpu", "cpu")
-    assert [r["samples"] for r in out["runs"]] == [2, 2]  # the shipped baseline, then random-init ResNet-20s
