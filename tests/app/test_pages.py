@@ -191,3 +191,26 @@ def test_a_long_analysis_runs_as_a_background_job_and_the_page_draws_its_result(
     at.session_state["whitebox:samples"] = 13
     at.run()
     assert any(c.value.startswith("Expected time: about") for c in at.caption), [c.value for c in at.caption]
+
+
+def test_the_report_page_computes_its_analyses_as_one_background_job(monkeypatch, tmp_path):
+    """Reproduction report: Compute queues one job with every analysis run the report reads
+    (a paused queue here: nothing runs), and a reload shows that job instead of a new button."""
+    from engine import jobs
+
+    monkeypatch.setenv(jobs.MAX_JOBS_ENV, "0")  # paused: the job stays queued
+    at = _app(monkeypatch, tmp_path, "report")
+    monkeypatch.setattr("engine.zoo.SHIPPED", REPO / "checkpoints")
+    at.run()
+    assert not at.exception, at.exception
+    [start] = [b for b in at.button if b.label.startswith("Compute report (")]
+    start.click().run()
+    assert not at.exception, at.exception
+    [job] = [j for j in jobs.get_executor().refresh() if j.kind == "analysis"]
+    assert job.state == "queued" and job.config["label"] == "report" and len(job.config["items"]) > 10
+    again = _app(monkeypatch, tmp_path, "report")
+    monkeypatch.setattr("engine.zoo.SHIPPED", REPO / "checkpoints")
+    again.run()
+    assert not again.exception, again.exception
+    assert not [b for b in again.button if b.label.startswith("Compute report (")]
+    assert any(b.label == "Cancel" for b in again.button)

@@ -178,3 +178,25 @@ def test_the_cli_submits_an_analysis_job_and_lists_it(store, monkeypatch, capsys
     assert cli.main(["jobs", "submit-analysis", "transferability", BASELINE, "--config", '{"samples": 0}']) == 2
     assert "samples" in capsys.readouterr().err
     assert [j.state for j in store.list()] == ["cancelled"]  # refused requests queue nothing
+
+
+def test_a_report_job_asks_for_exactly_the_requests_the_report_then_reads(monkeypatch):
+    """report_items: the same (analysis, checkpoint, config) requests, hence cache keys, as
+    engine.report.build_report makes with the same settings, so that once the job is done
+    building the report only reads the cache."""
+    from engine import report
+
+    checkpoints = {name: str(REPO / "checkpoints" / name) for name in ("baseline", "dverge", "surrogate_3")}
+    items = aj.report_items(checkpoints, eps=0.1, samples=30, protocol="quick")
+    asked = []
+
+    def record(name, checkpoint, config=None, **kw):
+        asked.append(analyses.request_key(analyses.get(name), checkpoint,
+                                          analyses.parse_config(analyses.get(name), config))[0])
+        raise analyses.AnalysisError("recorded")  # the report records it and goes on
+
+    monkeypatch.setattr(analyses, "run", record)
+    report.build_report(checkpoints, eps=0.1, samples=30, protocol="quick")
+    assert asked and set(asked) <= {i["key"] for i in items}
+    assert {i["analysis"] for i in items} == {"transferability", "whitebox", "blackbox", "diversity"}
+    assert {i["checkpoint"] for i in items} == {checkpoints["baseline"], checkpoints["dverge"]}  # not the surrogate
