@@ -14,7 +14,7 @@ from pathlib import Path
 import streamlit as st
 
 from engine import analyses
-from engine import export, fields, shipped_results
+from engine import export, fields, seed_groups, shipped_results
 from engine.data import SPECS, get_spec
 from engine.paths import cache_dir, ensembles_dir
 from engine.zoo import list_ensembles
@@ -99,6 +99,14 @@ def sidebar() -> None:
     st.sidebar.multiselect("Ensembles (1-4, side by side)", list(candidates), key="shared_ensembles",
                            format_func=lambda p: entry_label(candidates[p]), max_selections=MAX_COMPARED,
                            help="Trained, shipped and imported ensembles of this data set.")
+    st.sidebar.toggle("Seed groups: mean ± std over seeds", key="shared_seed_groups",
+                      help="Each selected ensemble stands for its seed group: the runs of the same configuration "
+                           "with other seeds (e.g. train --seeds 0,1,2). Every analysis runs on each seed (cached "
+                           "per checkpoint) and shows the mean, with ±1 std error bars and ± in tables.")
+    if st.session_state.get("shared_seed_groups"):
+        sizes = [len(runs(p)) for p in st.session_state["shared_ensembles"]]
+        st.sidebar.caption("Seeds per selected ensemble: " + ", ".join(map(str, sizes)) if sizes else
+                           "Select ensembles to see their seed groups.")
     grid = eps_grid(dataset)
     if st.session_state.get("shared_eps") not in grid:
         standard = round(get_spec(dataset).attack_eps, 4) if dataset in SPECS else grid[len(grid) // 2]
@@ -116,6 +124,14 @@ def _default_selection(entries: list[dict]) -> list[str]:
 
 def selected() -> list[str]:
     return list(st.session_state.get("shared_ensembles", []))
+
+
+def runs(path: str) -> list[str]:
+    """The checkpoints one selected ensemble stands for: itself, or with the sidebar's seed
+    groups on, its seed group among the zoo (:func:`engine.seed_groups.find_group`)."""
+    if not st.session_state.get("shared_seed_groups"):
+        return [path]
+    return [str(p) for p in seed_groups.find_group(path, [e["path"] for e in zoo()])]
 
 
 def shared_eps() -> float:
@@ -173,11 +189,13 @@ def cached_results(name: str, paths: list[str], config: dict) -> tuple[list[tupl
     (two ensembles may share a display label), as ``python -m engine eval`` does."""
     results, missing = [], []
     for path in paths:
-        result = analyses.cached(name, path, config)
+        members = runs(path)
+        result = analyses.cached_group(name, members, config)
         if result is None:
             missing.append(path)
         else:
-            results.append((label(path), dict(result, checkpoint=path)))
+            shown = label(path) if len(members) == 1 else f"{label(path)} · mean ± std of {len(members)} seeds"
+            results.append((shown, dict(result, checkpoint=path)))
     return results, missing
 
 
@@ -187,8 +205,9 @@ def label(path: str) -> str:
 
 
 def compute(name: str, paths: list[str], config: dict) -> None:
-    """Run the analysis on every path, with one progress bar."""
+    """Run the analysis on every path (every seed of a seed group), with one progress bar."""
     bar = st.progress(0.0, text="starting…")
+    paths = [p for path in paths for p in runs(path)]
     for n, path in enumerate(paths):
         def report(done, total, what="", n=n):
             frac = (n + (done / total if total else 0)) / len(paths)
@@ -245,7 +264,8 @@ def show(name: str, config: dict, *, view: dict | None = None, key: str | None =
     slot = f"_last_results:{key or name}"
     if missing:
         names = ", ".join(label(p) for p in missing)
-        job_items = _background_items(name, missing, config) if compute_missing is None else None
+        job_items = (_background_items(name, [r for m in missing for r in runs(m)], config)  # every seed
+                     if compute_missing is None else None)
         previous = st.session_state.get(slot)
         if previous and not (job_items and results):  # a job's partial results are shown instead
             # the last figure stays on screen (drawn before any computation starts)

@@ -20,15 +20,23 @@ WORK=${WORK:-$(mktemp -d -t zoo-build-XXXX)}
 RECIPE="checkpoints/build_zoo.sh"
 start=$(date +%s)
 
-train() {  # name, then train flags
+train() {  # name, then train flags; SEED_DIR=seeds/<name>/seed<N> packages into checkpoints/$SEED_DIR
   local name=$1; shift
-  if [ -f "$WORK/$name/meta.json" ] && python3 -c "import json,sys; sys.exit(0 if json.load(open('$WORK/$name/meta.json')).get('complete') else 1)"; then
-    echo "== $name: already trained in $WORK/$name"
+  local target=${SEED_DIR:-$name}
+  if [ -f "$WORK/$target/meta.json" ] && python3 -c "import json,sys; sys.exit(0 if json.load(open('$WORK/$target/meta.json')).get('complete') else 1)"; then
+    echo "== $target: already trained in $WORK/$target"
   else
-    echo "== $name"
-    python3 -m engine train --preset quick --quiet --resume --out "$WORK/$name" "$@"
+    echo "== $target"
+    python3 -m engine train --preset quick --quiet --resume --out "$WORK/$target" "$@"
   fi
-  python3 -m engine package "$WORK/$name" --out "checkpoints/$name" --recipe "$RECIPE"
+  python3 -m engine package "$WORK/$target" --out "checkpoints/$target" --recipe "$RECIPE" --force
+}
+
+seeds() {  # name, then train flags: seeds 1 and 2 of a method (seed 0 is checkpoints/<name>), a seed group
+  local name=$1; shift
+  for seed in ${ZOO_SEEDS:-1 2}; do
+    SEED_DIR="seeds/$name/seed$seed" train "$name" --seed "$seed" --eval-samples 500 "$@"
+  done
 }
 
 train baseline     --method baseline
@@ -51,6 +59,19 @@ train cce_dm       --method cce --param mode=dm
 train surrogate_3  --method baseline --members 3 --seed 100
 train surrogate_5  --method baseline --members 5 --seed 101
 train surrogate_8  --method baseline --members 8 --seed 102
+
+# Seed groups for the headline table (mean ± std over seeds 0, 1, 2; checkpoints/README.md):
+# seeds 1 and 2 of each method, packaged into checkpoints/seeds/<name>/seed<N>. They match
+# checkpoints/<name> (seed 0) by meta.json (engine/seed_groups.py), so `eval ... --group`
+# and the app's "Seed groups" toggle find them. The DVERGE-family and TRS seeds start from
+# the seed-0 baseline (the variance of their own stage: DVERGE's random layer sampling and
+# the data order; the seed-0 baseline is packaged float16, as for the shipped TRS/iGAT runs).
+# SKIP_SEEDS=1 skips this part; ZOO_SEEDS="1 2" chooses the seeds.
+if [ -z "${SKIP_SEEDS:-}" ]; then
+  seeds dverge   --method dverge --from checkpoints/baseline
+  seeds baseline --method baseline
+  seeds trs      --method trs    --from checkpoints/baseline
+fi
 
 # The analysis results every page shows on first open (the DVERGE and baseline entries, the
 # pages' default settings, the whole transferability ε grid): JSON + safetensors in

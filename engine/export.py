@@ -119,9 +119,9 @@ def export_bytes(analysis, results, fmt: str, **view) -> bytes:
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
     if fmt == "csv":
-        return table_bytes(analysis.table(results), "csv")
+        return table_bytes(analysis.rows(results), "csv")
     if fmt == "json":
-        payload = {"analysis": analysis.name, "rows": analysis.table(results),
+        payload = {"analysis": analysis.name, "rows": analysis.rows(results),
                    "results": [{"label": label, **result} for label, result in results]}
         return json.dumps(jsonable(payload)).encode()
     return figure_bytes(analysis.figure(results, **view), fmt)

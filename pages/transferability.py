@@ -24,7 +24,8 @@ grid = ui.eps_grid(st.session_state.get("shared_dataset", "fashion_mnist"))
 
 def missing_grid() -> list[tuple[float, str]]:
     """(ε, ensemble) of the slider's grid not cached yet, the sidebar's ε first."""
-    todo = [(e, p) for e in grid for p in paths if not analyses.is_cached("transferability", p, dict(config, eps=e))]
+    todo = [(e, p) for e in grid for path in paths for p in ui.runs(path)  # every seed of a seed group
+            if not analyses.is_cached("transferability", p, dict(config, eps=e))]
     return sorted(todo, key=lambda t: t[0] != eps)
 
 

@@ -29,6 +29,7 @@ from ..data import (SPECS, DataError, DataSpec, adapt_channels, fingerprint, get
                     validate_name)
 from ..device import select_device
 from ..evaluation import AnalysisError
+from ..evaluation.seeds import aggregate, seed_std, seed_table  # noqa: F401 - re-exported
 from ..registry import Registry, UnknownName
 
 ProgressCallback = Callable[[int, int, str], None]  # (done, total, what)
@@ -71,6 +72,12 @@ class Analysis:
     version: int = 1  # bump when compute changes meaning: invalidates cached results
     # what else the result depends on, beyond the checkpoint and the config (cache-key material)
     depends_on: Callable[[Any, str], dict] | None = None  # (config, data set) -> JSON-able dict
+
+    def rows(self, results: Results) -> list[dict]:
+        """The table of ``results`` (:attr:`table`), plus ``<column>_std`` for every column
+        that varies over the seeds of a seed-group result (:func:`aggregate`): what export
+        and the CLI write, so every analysis shows mean ± std with no code of its own."""
+        return seed_table(self.table, results)
 
 
 class UnknownAnalysis(UnknownName, AnalysisError):
@@ -246,6 +253,30 @@ def run(name: str, checkpoint: str | Path, config: AnalysisConfig | dict | None 
         return result
 
     return cache.get_or_compute(key, compute)
+
+
+# --------------------------------------------------------------------------- seed groups
+
+def run_group(name: str, checkpoints: list[str | Path], config: AnalysisConfig | dict | None = None,
+              **kwargs) -> dict:
+    """Analysis ``name`` on every checkpoint of a seed group (each cached as :func:`run`
+    does), aggregated into mean ± std (:func:`aggregate`). One checkpoint: its plain result."""
+    checkpoints = [Path(c) for c in checkpoints]
+    results = [run(name, c, config, **kwargs) for c in checkpoints]
+    if len(results) == 1:
+        return results[0]
+    return aggregate(results, [read_meta(c).get("seed") for c in checkpoints], checkpoints)
+
+
+def cached_group(name: str, checkpoints: list[str | Path], config: AnalysisConfig | dict | None = None, *,
+                 cache: ResultCache | None = None) -> dict | None:
+    """The aggregated cached result of a seed group, or None if any seed is not cached."""
+    results = [cached(name, c, config, cache=cache) for c in checkpoints]
+    if any(r is None for r in results):
+        return None
+    if len(results) == 1:
+        return results[0]
+    return aggregate(results, [read_meta(c).get("seed") for c in checkpoints], checkpoints)
 
 
 def label(checkpoint: str | Path) -> str:

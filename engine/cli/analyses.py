@@ -41,8 +41,9 @@ def _analysis_progress(quiet: bool):
 
 
 def _run_analyses(args) -> tuple:
-    from .. import analyses
+    from .. import analyses, seed_groups
     from ..cache import ResultCache
+    from ..checkpoint import CheckpointError
 
     analysis = analyses.get(args.analysis_name)
     config = _config_from_args(analysis, args)
@@ -51,10 +52,16 @@ def _run_analyses(args) -> tuple:
     results = []
     try:
         for checkpoint in args.checkpoints:
-            result = analyses.run(analysis.name, checkpoint, config, device=args.device, data_dir=args.data_dir,
-                                  progress=progress, cache=cache)
-            results.append((analyses.label(checkpoint), dict(result, checkpoint=str(Path(checkpoint).resolve()))))
-    except analyses.AnalysisError as exc:
+            # a group directory (train --seeds OUT) or, with --group, a checkpoint's seed group:
+            # every seed run (cached per checkpoint), then mean ± std over seeds
+            members = seed_groups.expand(checkpoint, group=getattr(args, "group", False))
+            result = analyses.run_group(analysis.name, members, config, device=args.device,
+                                        data_dir=args.data_dir, progress=progress, cache=cache)
+            label = analyses.label(members[0])
+            if len(members) > 1:  # named by what was given (a group directory or the checkpoint)
+                label = f"{label.rsplit(' (', 1)[0]} ({Path(checkpoint).name}) · mean of {len(members)} seeds"
+            results.append((label, dict(result, checkpoint=str(Path(checkpoint).resolve()))))
+    except (analyses.AnalysisError, seed_groups.SeedGroupError, CheckpointError) as exc:
         raise CLIError(str(exc)) from None
     finally:
         close()
@@ -87,8 +94,9 @@ def cmd_eval(args) -> int:
             if render_text:
                 render_text(r)
             else:
-                for row in analysis.table([(label, r)]):
-                    print("  " + ", ".join(f"{k}={_short(v)}" for k, v in row.items() if k not in ("ensemble",)))
+                for row in analysis.rows([(label, r)]):
+                    print("  " + ", ".join(_cell(k, v, row) for k, v in row.items()
+                                           if k != "ensemble" and not (k.endswith("_std") and k[:-4] in row)))
 
     if args.json:
         print(json.dumps(jsonable(result)))
@@ -103,14 +111,33 @@ def _short(value):
     return value
 
 
+def _cell(key: str, value, row: dict) -> str:
+    """``key=value``, or ``key=mean ± std`` when the row has the column's seed std."""
+    std = row.get(f"{key}_std")
+    return f"{key}={_short(value)} ± {_short(std)}" if std is not None else f"{key}={_short(value)}"
+
+
 def _render_transferability(r: dict) -> None:
+    from ..analyses import seed_std
+
     k = len(r["matrix"])
-    print(f"ε={r['eps']}, PGD-{r['steps']} x{r['restarts']}, {r['samples']} samples")
-    print("source \\ target " + " ".join(f"{j:>6}" for j in range(k)) + "  ensemble")
+    seeds = f", mean ± std over {r['n_seeds']} seeds {r['seeds']}" if r.get("n_seeds") else ""
+    print(f"ε={r['eps']}, PGD-{r['steps']} x{r['restarts']}, {r['samples']} samples{seeds}")
+    width = 14 if seeds else 6
+
+    def cell(v, *path):
+        std = seed_std(r, *path)
+        return f"{v:.3f}±{std:.3f}".rjust(width) if seeds and std is not None else f"{v:{width}.3f}"
+
+    print("source \\ target " + " ".join(f"{j:>{width}}" for j in range(k)) + "  ensemble")
     for i, row in enumerate(r["matrix"]):
-        print(f"{i:>15} " + " ".join(f"{v:6.3f}" for v in row) + f"  {r['ensemble'][i]:8.3f}")
-    print(f"off-diagonal mean {r['off_diagonal_mean']:.3f}; clean accuracy: ensemble "
-          f"{r['ensemble_clean_accuracy']:.4f}, members {[round(a, 4) for a in r['member_clean_accuracy']]}")
+        print(f"{i:>15} " + " ".join(cell(v, "matrix", i, j) for j, v in enumerate(row))
+              + "  " + cell(r["ensemble"][i], "ensemble", i))
+    off = r["off_diagonal_mean"]
+    off_std = seed_std(r, "off_diagonal_mean")
+    print(f"off-diagonal mean {off:.3f}" + (f" ± {off_std:.3f}" if seeds and off_std is not None else "")
+          + f"; clean accuracy: ensemble {r['ensemble_clean_accuracy']:.4f}, "
+          f"members {[round(a, 4) for a in r['member_clean_accuracy']]}")
 
 
 TEXT_RENDERERS = {"transferability": _render_transferability}
@@ -165,7 +192,12 @@ def add_parsers(sub) -> None:
         for parent, func in ((evsub, cmd_eval), (exsub, cmd_export)):
             p = parent.add_parser(name, help=f"{analysis.title} ({analysis.reference})" if analysis.reference
                                   else analysis.title)
-            p.add_argument("checkpoints", nargs="+", metavar="CKPT", help="checkpoint directories (compared side by side)")
+            p.add_argument("checkpoints", nargs="+", metavar="CKPT",
+                           help="checkpoint directories (compared side by side); a directory of seed runs "
+                                "(train --seeds OUT) is one seed group: mean ± std over its seeds")
+            p.add_argument("--group", action="store_true",
+                           help="treat each CKPT as its seed group (the runs of the same configuration with other "
+                                "seeds among the zoo and CKPT's sibling directories): mean ± std over seeds")
             add_config_arguments(p, analysis.config)
             p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
             p.add_argument("--data-dir")

@@ -12,6 +12,8 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
+from ..evaluation.seeds import seed_std
+
 PALETTE = qualitative.Plotly
 
 
@@ -27,6 +29,16 @@ def binomial_se(rate: float, n: int) -> float:
 def binomial_se_bound(n: int) -> float:
     """The largest binomial standard error on n samples (at p = 0.5): 0.5/sqrt(n)."""
     return 0.5 / max(n, 1) ** 0.5
+
+
+def error_bars(result: dict, values, *path) -> tuple[list[float], str]:
+    """Error bars for ``values`` (rates, ``result[path...]``): the std over seeds of a
+    seed-group result, else ±1 binomial SE of each rate on the result's samples; and what
+    they are, for the caption."""
+    std = seed_std(result, *path)
+    if isinstance(std, list) and len(std) == len(values):
+        return [float(s or 0.0) for s in std], f"±1 std over {result.get('n_seeds')} seeds"
+    return [binomial_se(v, result["samples"]) for v in values], "±1 binomial SE"
 
 
 def side_by_side(results, titles=None, **kwargs) -> go.Figure:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from . import binomial_se, color
+from . import color, error_bars, seed_std
 
 
 def _curve(result: dict, attack: str | None) -> list[float]:
@@ -19,12 +19,19 @@ def _curve(result: dict, attack: str | None) -> list[float]:
 
 def blackbox_figure(results, attack: str | None = None, **_view) -> go.Figure:
     fig = go.Figure()
+    bars_kinds = set()
     for e, (label, r) in enumerate(results):
         xs = [0.0] + list(r["eps"])
         ys = [r["clean_accuracy"]] + list(_curve(r, attack))
+        curve_path = ("accuracy",) if attack is None else ("per_attack", attack)
+        clean_bar, _ = error_bars(r, [r["clean_accuracy"]], "clean_accuracy")
+        if r.get("n_seeds"):  # a seed group: the std of the clean accuracy over seeds
+            clean_bar = [seed_std(r, "clean_accuracy", default=0.0)]
+        bars, kind = error_bars(r, list(_curve(r, attack)), *curve_path)
+        bars_kinds.add(kind)
+        bars = clean_bar + bars
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=label, line=dict(color=color(e)),
-                                 error_y=dict(type="data", array=[binomial_se(v, r["samples"]) for v in ys],
-                                              thickness=1, width=3),
+                                 error_y=dict(type="data", array=bars, thickness=1, width=3),
                                  hovertemplate="ε=%{x}: accuracy %{y:.3f}<extra>" + label + "</extra>"))
     first = results[0][1] if results else {}
     surrogates = ", ".join(f"{s['name']} ({s['members']}x{s['arch']})" for s in first.get("surrogates", []))
@@ -33,7 +40,7 @@ def blackbox_figure(results, attack: str | None = None, **_view) -> go.Figure:
     skipped = "; ".join(sorted({f"{s['attack']} skipped ({s['reason']})" for s in first.get("skipped", [])}))
     fig.update_layout(
         title=dict(text=f"Black-box transfer accuracy ({what})<br><sup>surrogates: {surrogates}; "
-                        f"{first.get('steps')} iterations, {first.get('samples')} samples (bars: ±1 binomial SE); ε=0 is clean accuracy"
+                        f"{first.get('steps')} iterations, {first.get('samples')} samples (bars: {'; '.join(sorted(bars_kinds))}); ε=0 is clean accuracy"
                         + (f"<br>{skipped}" if skipped else "") + "</sup>",
                    font=dict(size=14)),
         xaxis_title="ε (L∞)", yaxis_title="accuracy", yaxis=dict(range=[0, 1.02]), height=420,

@@ -11,25 +11,49 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from . import binomial_se, binomial_se_bound, side_by_side
+from . import binomial_se, binomial_se_bound, seed_std, side_by_side
 
 
 def _axes(k: int) -> tuple[list[str], list[str]]:
     return [f"member {j}" for j in range(k)] + ["ensemble"], [f"member {i}" for i in range(k)]
 
 
+def _title(label: str, r: dict) -> str:
+    if r.get("n_seeds"):
+        std = seed_std(r, "off_diagonal_mean", default=0.0)
+        return (f"{label}<br>ε={r['eps']}, off-diag mean {r['off_diagonal_mean']:.2f} ± {std:.2f} · "
+                f"{r['n_seeds']} seeds, n={r['samples']} each")
+    return (f"{label}<br>ε={r['eps']}, off-diag mean {r['off_diagonal_mean']:.2f} · "
+            f"n={r['samples']}, SE ≤ {binomial_se_bound(r['samples']):.2f}")
+
+
+def _spread(r: dict, z: list[list[float]]) -> list[list[float]] | None:
+    """Per cell std over seeds (the matrix plus the ensemble column), or None for one run."""
+    matrix, ensemble = seed_std(r, "matrix"), seed_std(r, "ensemble")
+    if not r.get("n_seeds") or not isinstance(matrix, list) or not isinstance(ensemble, list):
+        return None
+    return [[float(s or 0.0) for s in row] + [float(ensemble[i] or 0.0)] for i, row in enumerate(matrix)]
+
+
 def transferability_figure(results, **_view) -> go.Figure:
-    titles = [f"{label}<br>ε={r['eps']}, off-diag mean {r['off_diagonal_mean']:.2f} · "
-              f"n={r['samples']}, SE ≤ {binomial_se_bound(r['samples']):.2f}" for label, r in results]
+    titles = [_title(label, r) for label, r in results]
     fig = side_by_side(results, titles=titles)
     for e, (_label, r) in enumerate(results):
         k = len(r["matrix"])
         xs, ys = _axes(k)
         z = [row + [r["ensemble"][i]] for i, row in enumerate(r["matrix"])]
+        spread = _spread(r, z)
+        if spread is None:  # one run: ±1 binomial SE of each rate
+            text = [[f"{v:.2f}" for v in row] for row in z]
+            spread, what = [[binomial_se(v, r["samples"]) for v in row] for row in z], "1 SE"
+        else:  # a seed group: mean ± std over seeds, written in each cell
+            text = [[f"{v:.2f}<br>±{s:.2f}" for v, s in zip(row, srow)] for row, srow in zip(z, spread)]
+            what = f"1 std over {r['n_seeds']} seeds"
         fig.add_trace(go.Heatmap(z=z, x=xs, y=ys, zmin=0, zmax=1, colorscale="Reds", showscale=e == 0,
-                                 colorbar=dict(title="attack<br>success"), text=[[f"{v:.2f}" for v in row] for row in z],
-                                 texttemplate="%{text}", customdata=[[binomial_se(v, r["samples"]) for v in row] for row in z],
-                                 hovertemplate="source %{y} → %{x}: %{z:.3f} ± %{customdata:.3f} (1 SE)<extra></extra>"),
+                                 colorbar=dict(title="attack<br>success"), text=text,
+                                 texttemplate="%{text}", customdata=spread,
+                                 hovertemplate="source %{y} → %{x}: %{z:.3f} ± %{customdata:.3f} (" + what
+                                 + ")<extra></extra>"),
                       row=1, col=e + 1)
         cells = [(i, j) for i in range(k) for j in range(k + 1)]
         fig.add_trace(go.Scatter(x=[xs[j] for _, j in cells], y=[ys[i] for i, _ in cells], mode="markers",
