@@ -24,6 +24,10 @@ def group_zoo(monkeypatch, tmp_path):
         shutil.copytree(REPO / "checkpoints" / name, shipped / name)
     monkeypatch.setenv("ROBUST_ENSEMBLES_HOME", str(tmp_path / "home"))
     monkeypatch.setattr("engine.zoo.SHIPPED", shipped)
+    # a two-value ε grid: the Transferability page computes its whole grid for every seed
+    monkeypatch.setattr(ui, "eps_grid", lambda dataset: [0.05, 0.1])
+    # computed in the page (the background-job path is tested with the jobs)
+    monkeypatch.setattr("engine.jobs.analysis.runs_as_job", lambda name, expected: False)
     ui.zoo.clear()
     return shipped
 
