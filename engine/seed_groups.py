@@ -19,6 +19,10 @@ from pathlib import Path
 
 from .checkpoint import META, CheckpointError, read_meta
 
+#: where the shipped zoo keeps further seeds of its methods: checkpoints/seeds/<name>/seed<N>
+#: (the reproduction report compares the seed-0 entry, checkpoints/<name>)
+SEEDS_DIR = "seeds"
+
 #: TrainConfig fields that do not change what is trained (where it ran, how it was monitored)
 IGNORED_CONFIG = frozenset({"seed", "init_from", "device", "data_dir", "history_samples", "history_eps",
                             "eval_samples"})

@@ -1,5 +1,7 @@
 """Reproduction report: a thin view over engine.report (the zoo's numbers beside the
 papers' claims, one table per claim family, a verdict per row, every figure)."""
+from pathlib import Path
+
 import pandas as pd
 import streamlit as st
 
@@ -8,6 +10,7 @@ from engine import report as rep
 from engine.jobs import JobError, JobStore
 from engine.jobs import analysis as analysis_jobs
 from engine.data import get_spec
+from engine.seed_groups import SEEDS_DIR
 from engine.zoo import SHIPPED, list_ensembles
 
 st.title("Reproduction report")
@@ -17,7 +20,8 @@ st.caption("For the shipped zoo: clean accuracy, within-ensemble transferability
            "papers' CIFAR-10 numbers are never compared with Fashion-MNIST numbers. Same as "
            "`python -m engine report --out DIR`.")
 
-shipped = [e for e in list_ensembles([SHIPPED]) if "error" not in e and e.get("complete")]
+shipped = [e for e in list_ensembles([SHIPPED]) if "error" not in e and e.get("complete")
+           and Path(e["name"]).parts[0] != SEEDS_DIR]  # one ensemble per method: seed 0, not checkpoints/seeds/
 if not shipped:
     st.warning(f"No shipped ensembles in {SHIPPED}. Build the zoo with `bash checkpoints/build_zoo.sh`.")
     st.stop()

@@ -72,3 +72,13 @@ def test_eval_on_a_group_directory_reports_mean_and_std_over_seeds(tmp_path):
     assert "(g) · mean of 2 seeds" in text and "seeds=2" in text
     bad = run("eval", "whitebox", tmp_path / "nothing-here", *args, check=False)
     assert bad.returncode == 2 and bad.stderr.startswith("error: ")
+
+
+def test_the_report_compares_seed_zero_of_each_method_not_the_shipped_extra_seeds():
+    from engine.report.build import entries_from
+
+    names = [e.name for e in entries_from(None)]
+    assert "dverge" in names and not any(n.startswith(f"{seed_groups.SEEDS_DIR}/") for n in names)
+    assert (SHIPPED / seed_groups.SEEDS_DIR / "dverge" / "seed1" / "meta.json").is_file()
+    dverge = seed_groups.expand(SHIPPED / "dverge", group=True)
+    assert [read_meta(p)["seed"] for p in dverge][:2] == [0, 1]
