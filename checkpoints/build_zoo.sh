@@ -71,6 +71,9 @@ if [ -z "${SKIP_SEEDS:-}" ]; then
   seeds dverge   --method dverge --from checkpoints/baseline
   seeds baseline --method baseline
   seeds trs      --method trs    --from checkpoints/baseline
+  seeds adp      --method adp
+  seeds igat_adp    --method igat_adp    --from checkpoints/adp
+  seeds igat_dverge --method igat_dverge --from checkpoints/dverge
 fi
 
 # The analysis results every page shows on first open (the DVERGE and baseline entries, the
