@@ -24,6 +24,7 @@ import torch
 from .paths import cache_dir as default_cache_dir
 
 _ARRAY = "__array__"
+_LIST = "__list__"
 
 
 class CacheError(RuntimeError):
@@ -54,8 +55,12 @@ class NoPickleDisk(diskcache.Disk):
         return super().fetch(mode, filename, value, read)
 
 
-def encode(result: Any) -> bytes:
-    """JSON-able values and numpy arrays / tensors (nested anywhere) -> npz bytes."""
+def split_arrays(result: Any, marker: str = _ARRAY, *, numeric_only: bool = False) -> tuple[Any, dict[str, np.ndarray]]:
+    """A JSON-able skeleton and the named arrays (tensors and numpy arrays nested anywhere).
+
+    Each array becomes ``{marker: name}``; with ``numeric_only`` (formats such as safetensors
+    that hold numbers only) non-numeric arrays stay in the skeleton as ``{"__list__": [...]}``.
+    """
     arrays: dict[str, np.ndarray] = {}
 
     def strip(obj):
@@ -64,9 +69,11 @@ def encode(result: Any) -> bytes:
         if isinstance(obj, np.ndarray):
             if obj.dtype == object:
                 raise TypeError("object arrays cannot be cached")
+            if numeric_only and obj.dtype.kind not in "biuf":
+                return {_LIST: obj.tolist()}
             name = f"a{len(arrays)}"
-            arrays[name] = obj
-            return {_ARRAY: name}
+            arrays[name] = np.ascontiguousarray(obj)
+            return {marker: name}
         if isinstance(obj, dict):
             return {str(k): strip(v) for k, v in obj.items()}
         if isinstance(obj, (list, tuple)):
@@ -77,9 +84,30 @@ def encode(result: Any) -> bytes:
             return obj
         raise TypeError(f"cannot cache a value of type {type(obj).__name__}")
 
-    skeleton = json.dumps(strip(result), allow_nan=True).encode()
+    return strip(result), arrays
+
+
+def join_arrays(skeleton: Any, arrays: dict[str, np.ndarray], marker: str = _ARRAY) -> Any:
+    """The inverse of :func:`split_arrays`."""
+    def restore(obj):
+        if isinstance(obj, dict):
+            if set(obj) == {marker}:
+                return arrays[obj[marker]]
+            if set(obj) == {_LIST}:
+                return np.asarray(obj[_LIST])
+            return {k: restore(v) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [restore(v) for v in obj]
+        return obj
+
+    return restore(skeleton)
+
+
+def encode(result: Any) -> bytes:
+    """JSON-able values and numpy arrays / tensors (nested anywhere) -> npz bytes."""
+    skeleton, arrays = split_arrays(result)
     buffer = io.BytesIO()
-    np.savez(buffer, __json__=np.frombuffer(skeleton, dtype=np.uint8), **arrays)
+    np.savez(buffer, __json__=np.frombuffer(json.dumps(skeleton, allow_nan=True).encode(), dtype=np.uint8), **arrays)
     return buffer.getvalue()
 
 
@@ -90,17 +118,7 @@ def decode(blob: bytes) -> Any:
     except Exception as exc:  # noqa: BLE001 - any decoding failure is a corrupt entry
         raise CacheError(f"corrupt cache entry: {exc}") from None
     skeleton = json.loads(arrays.pop("__json__").tobytes().decode())
-
-    def restore(obj):
-        if isinstance(obj, dict):
-            if set(obj) == {_ARRAY}:
-                return arrays[obj[_ARRAY]]
-            return {k: restore(v) for k, v in obj.items()}
-        if isinstance(obj, list):
-            return [restore(v) for v in obj]
-        return obj
-
-    return restore(skeleton)
+    return join_arrays(skeleton, arrays)
 
 
 def cache_key(**parts) -> str:

@@ -28,7 +28,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .atomic import atomic_write_bytes, atomic_write_json
-from .cache import ResultCache, default_cache
+from .cache import ResultCache, default_cache, join_arrays, split_arrays
 from .paths import SHIPPED
 
 RESULTS_DIR = SHIPPED / "results"
@@ -65,44 +65,12 @@ def first_view_requests(dataset: str = "fashion_mnist") -> list[tuple[str, dict]
 # --------------------------------------------------------------------------- encoding
 
 def _split(result: Any) -> tuple[Any, dict[str, np.ndarray]]:
-    """JSON skeleton + named arrays (tensors and numpy arrays anywhere in the result)."""
-    import torch
-
-    arrays: dict[str, np.ndarray] = {}
-
-    def strip(obj):
-        if isinstance(obj, torch.Tensor):
-            obj = obj.detach().cpu().numpy()
-        if isinstance(obj, np.ndarray):
-            if obj.dtype.kind not in "biuf":
-                return {"__list__": obj.tolist()}  # strings: plain JSON
-            name = f"a{len(arrays)}"
-            arrays[name] = np.ascontiguousarray(obj)
-            return {_TENSOR: name}
-        if isinstance(obj, dict):
-            return {str(k): strip(v) for k, v in obj.items()}
-        if isinstance(obj, (list, tuple)):
-            return [strip(v) for v in obj]
-        if isinstance(obj, np.generic):
-            return obj.item()
-        return obj
-
-    return strip(result), arrays
+    """JSON skeleton + named numeric arrays (safetensors holds numbers only; strings stay JSON)."""
+    return split_arrays(result, _TENSOR, numeric_only=True)
 
 
 def _join(skeleton: Any, arrays: dict[str, np.ndarray]) -> Any:
-    def restore(obj):
-        if isinstance(obj, dict):
-            if set(obj) == {_TENSOR}:
-                return arrays[obj[_TENSOR]]
-            if set(obj) == {"__list__"}:
-                return np.asarray(obj["__list__"])
-            return {k: restore(v) for k, v in obj.items()}
-        if isinstance(obj, list):
-            return [restore(v) for v in obj]
-        return obj
-
-    return restore(skeleton)
+    return join_arrays(skeleton, arrays, _TENSOR)
 
 
 def write_entry(directory: Path, key: str, request: dict, result: dict) -> Path:
