@@ -155,9 +155,9 @@ def blackbox(ensemble: Ensemble, x: torch.Tensor, y: torch.Tensor, surrogates: l
             versions += 1 if i == 0 else 0
         if progress:
             progress(done + 1, len(jobs))
-    return {"eps": list(eps), "accuracy": overall.float().mean(1).tolist(),
-            "per_attack": {k: v.float().mean(1).tolist() for k, v in per_attack.items()
+    return {"eps": list(eps), "accuracy": overall.double().mean(1).tolist(),
+            "per_attack": {k: v.double().mean(1).tolist() for k, v in per_attack.items()
                            if k.split("/")[0] in {job[2] for job in jobs}},
-            "clean_accuracy": float(correct_clean.float().mean()), "samples": n, "surrogates": used,
+            "clean_accuracy": float(correct_clean.double().mean()), "samples": n, "surrogates": used,
             "skipped": skipped, "versions_per_sample": versions, "steps": steps, "restarts": restarts,
             "step_size": f"eps/{STEP_RATIO}", "attacks": list(attacks), "losses": list(losses)}

@@ -34,6 +34,9 @@ SMALL = {
 def _app(monkeypatch, home, page: str) -> AppTest:
     monkeypatch.setenv("ROBUST_ENSEMBLES_HOME", str(home))
     monkeypatch.setattr("engine.zoo.SHIPPED", home / "no-shipped-zoo")
+    # the same for the worker processes of background analysis jobs (engine.paths reads it at import):
+    # a black-box job must discover the same surrogates as the page that looks its result up
+    monkeypatch.setenv("ROBUST_ENSEMBLES_SHIPPED", str(home / "no-shipped-zoo"))
     ui.zoo.clear()
     at = AppTest.from_file(str(REPO / "app" / "main.py"), default_timeout=240)
     for analysis, fields in SMALL.items():

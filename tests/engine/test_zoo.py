@@ -95,4 +95,6 @@ def test_the_shipped_zoo_has_every_method_and_the_surrogates():
         assert meta["packaged"]["recipe"] == "checkpoints/build_zoo.sh"
         assert not (zoo.SHIPPED / e["name"] / "train_state.pt").exists()
     total = sum(f.stat().st_size for f in zoo.SHIPPED.rglob("*") if f.is_file())
-    assert total < 10 * 2**20  # "a few MB"
+    # small enough to clone and to carry to a GPU machine: 17 LeNet-5 ensembles, the seed groups
+    # (checkpoints/seeds/) and the shipped first-view results (checkpoints/results/)
+    assert total < 16 * 2**20
