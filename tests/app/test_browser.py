@@ -4,6 +4,7 @@ Transferability, move the ε slider, see the heatmap change, download it as a PN
 tour of the shipped zoo: click a heatmap cell and see its adversarial examples."""
 from __future__ import annotations
 
+import csv
 import os
 import re
 import socket
@@ -159,6 +160,18 @@ def test_tour_of_the_shipped_zoo(shipped_app_url, tmp_path):
         expect(page.get_by_text(re.compile("adversarial examples from member 0, judged by member 1"))).to_be_visible(
             timeout=60_000)
         expect(page.locator(".js-plotly-plot").nth(1).locator("g.im image").first).to_be_attached()
+
+        # The leaderboard: a row per shipped ensemble of the data set (numbers not computed yet
+        # are empty cells, computed by its background job), exportable as CSV.
+        page.goto(shipped_app_url + "/leaderboard")
+        expect(page.get_by_role("heading", name="Leaderboard")).to_be_visible(timeout=120_000)
+        expect(page.locator("[data-testid='stDataFrame']").first).to_be_visible(timeout=120_000)
+        with page.expect_download(timeout=120_000) as download:
+            page.get_by_role("button", name="CSV", exact=True).click()
+        rows = list(csv.reader(download.value.path().read_text().splitlines()))
+        assert rows[0][:3] == ["ensemble", "method", "members"]
+        methods = {row[1] for row in rows[1:]}
+        assert {"baseline", "dverge", "trs", "igat_dverge"} <= methods, methods
         browser.close()
 
 
