@@ -40,7 +40,8 @@ def run_in_background(items: list[dict], *, label: str, button: str, auto: bool 
     failed). Returns the job shown, if any."""
     executor = _executor()
     store = executor.store
-    job = aj.find_job(store, [i["key"] for i in items], label)
+    listed = store.list()  # read the store once per page run
+    job = aj.find_job(store, [i["key"] for i in items], label, listed=listed)
     if job is not None and job.state in jobs.ACTIVE:
         _live(job.id)
         return job
@@ -56,7 +57,7 @@ def run_in_background(items: list[dict], *, label: str, button: str, auto: bool 
     # auto-start only when nothing of this page's kind runs: a settings change while one
     # runs asks first instead of queueing a job per keystroke
     busy = any(j.state in jobs.ACTIVE and j.kind == "analysis" and j.config.get("label") == label
-               for j in store.list())
+               for j in listed)
     if (auto and not restart and not busy) or st.button(button, type="primary", key=f"job:{label}", help=help):
         executor.submit_analysis(items, label=label)
         st.rerun()
