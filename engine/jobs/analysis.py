@@ -218,11 +218,13 @@ def runs_as_job(name: str, expected: Estimate) -> bool:
 
 # --------------------------------------------------------------------------- finding jobs
 
-def find_job(store: JobStore, keys: list[str], kind_label: str | None = None) -> Job | None:
+def find_job(store: JobStore, keys: list[str], kind_label: str | None = None, *,
+             listed: list[Job] | None = None) -> Job | None:
     """The newest analysis job covering any of these cache keys (active ones first), e.g.
-    the one a page started before a reload, or None."""
+    the one a page started before a reload, or None. ``listed``: ``store.list()`` when the
+    caller already read it."""
     wanted = set(keys)
-    matching = [j for j in store.list() if j.kind == "analysis" and wanted & {i["key"] for i in j.config["items"]}
+    matching = [j for j in (store.list() if listed is None else listed) if j.kind == "analysis" and wanted & {i["key"] for i in j.config["items"]}
                 and (kind_label is None or j.config.get("label") == kind_label)]
     active = [j for j in matching if j.state in ("queued", "running")]
     return (active or matching or [None])[0]
@@ -262,7 +264,8 @@ class AnalysisProgress:
         now = time.time()
         f = self.fraction(done / total if total else 0.0)
         t0, f0 = self.rate_from
-        if f - f0 > 0.02 and now - t0 > 2.0:
+        # a measured rate once it means something: 2 s of work, or a whole item finished
+        if f - f0 > 0.02 and now > t0 and (now - t0 > 2.0 or self.data["finished"]):
             eta = (now - t0) * (1 - f) / (f - f0)
         elif self.prior is not None:
             eta = max(0.0, self.prior * (1 - f) - (now - t0))
