@@ -75,6 +75,22 @@ def entry_label(e: dict) -> str:
     return ("shipped " if e.get("shipped") else "") + f"{e['name']} ({method} ×{e['members']})"
 
 
+def group_sizes(entries: list[dict]) -> dict[str, int]:
+    """{path of the entry that stands for its seed group: the group's size} over ``entries``
+    (:func:`engine.seed_groups.collapse`: the lowest seed of each configuration)."""
+    return _group_sizes(tuple(e["path"] for e in entries))
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def _group_sizes(paths: tuple[str, ...]) -> dict[str, int]:  # reads every meta.json: at most every 5 s, as zoo()
+    return {g["path"]: len(g["group"]) for g in seed_groups.collapse([{"path": p} for p in paths])}
+
+
+def sidebar_label(e: dict, seeds: int) -> str:
+    """:func:`entry_label`, with "· N seeds" for an entry standing for a seed group."""
+    return entry_label(e) + (f" · {seeds} seeds" if seeds > 1 else "")
+
+
 def select_when_listed(path: str) -> None:
     """Add ``path`` (e.g. a just-finished training run) to the compared ensembles on the
     next run: the sidebar's widget state cannot change once it is drawn in this run."""
@@ -93,16 +109,26 @@ def sidebar() -> None:
     pending = [p for p in st.session_state.pop("_select_next", []) if p in candidates]
     chosen = [p for p in st.session_state.get("shared_ensembles", []) if p in candidates]
     chosen = (pending + [p for p in chosen if p not in pending])[:MAX_COMPARED]  # the new one first
+    groups = group_sizes(list(candidates.values()))
     if not chosen and candidates:
-        chosen = _default_selection(list(candidates.values()))
+        chosen = _default_selection([candidates[p] for p in groups])
     st.session_state["shared_ensembles"] = chosen
-    st.sidebar.multiselect("Ensembles (1-4, side by side)", list(candidates), key="shared_ensembles",
-                           format_func=lambda p: entry_label(candidates[p]), max_selections=MAX_COMPARED,
-                           help="Trained, shipped and imported ensembles of this data set.")
+    # one entry per seed group (its lowest seed) unless every seed is asked for; what is
+    # selected stays listed
+    every_seed = st.session_state.get("shared_every_seed", False)
+    options = list(candidates) if every_seed else [p for p in candidates if p in groups or p in chosen]
+    st.sidebar.multiselect("Ensembles (1-4, side by side)", options, key="shared_ensembles",
+                           format_func=lambda p: sidebar_label(candidates[p], groups.get(p, 1)),
+                           max_selections=MAX_COMPARED,
+                           help="Trained, shipped and imported ensembles of this data set; a configuration trained "
+                                "with several seeds is listed once, as its lowest seed (\"· N seeds\").")
     st.sidebar.toggle("Seed groups: mean ± std over seeds", key="shared_seed_groups",
                       help="Each selected ensemble stands for its seed group: the runs of the same configuration "
                            "with other seeds (e.g. train --seeds 0,1,2). Every analysis runs on each seed (cached "
                            "per checkpoint) and shows the mean, with ±1 std error bars and ± in tables.")
+    st.sidebar.checkbox("List every seed", key="shared_every_seed",
+                        help="List each seed of a configuration as its own ensemble (e.g. checkpoints/seeds/dverge/"
+                             "seed1), to compare seeds side by side.")
     if st.session_state.get("shared_seed_groups"):
         sizes = [len(runs(p)) for p in st.session_state["shared_ensembles"]]
         st.sidebar.caption("Seeds per selected ensemble: " + ", ".join(map(str, sizes)) if sizes else

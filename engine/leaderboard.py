@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
+import numpy as np
+
 from pydantic import BaseModel, ConfigDict, Field
 
 Progress = Callable[[int, int, str], None]
@@ -43,6 +45,8 @@ class LeaderboardConfig(BaseModel):
     quick: bool = Field(False, description="AutoAttack quick variant (labelled) instead of the standard one")
     eps: Optional[float] = Field(None, gt=0, le=1, description="L∞ budget (default: the data set's standard ε)")
     seed: int = Field(0, description="sample selection and random starts")
+    seed_groups: bool = Field(False, description="one row per seed group (engine.seed_groups): every number the "
+                              "mean over the group's seeds, with its sample std in <column>_std")
 
 
 @dataclass(frozen=True)
@@ -126,64 +130,106 @@ def leaderboard(config: LeaderboardConfig | dict | None = None, *, cached_only: 
                 roots: list[Path] | None = None, device: str = "auto", data_dir: str | None = None,
                 cache=None, progress: Progress | None = None, columns: list[str] | None = None) -> dict:
     """Rows of the leaderboard. With ``cached_only`` a cell whose analysis has not been run
-    yet is None (``missing`` lists them); otherwise it is computed (and cached)."""
+    yet is None (``missing`` lists them); otherwise it is computed (and cached).
+
+    Every row says how many seeds its configuration has in the zoo (``group_size``) and
+    whether it is the one that stands for them (``representative``: the lowest seed,
+    :func:`engine.seed_groups.collapse`), so a view can list one row per configuration.
+    With ``config.seed_groups`` there is one row per seed group instead: each number is the
+    mean over the group's seeds (``seeds``, ``seed_paths``) and ``<column>_std`` its sample
+    standard deviation (ddof = 1; None for one seed); a cell is None until every seed has it."""
     from . import analyses as registry
-    from .checkpoint import read_meta
+    from .seed_groups import collapse
 
     config = config if isinstance(config, LeaderboardConfig) else LeaderboardConfig(**(config or {}))
     eps = config.eps if config.eps is not None else standard_eps(config.dataset)
     chosen = [c for c in COLUMNS if columns is None or c.key in columns]
     zoo = entries(config.dataset, roots)
+    groups = collapse(zoo)
+    size = {path: len(g["group"]) for g in groups for path in g["group"]}
+    representatives = {g["path"] for g in groups}
+    listed = groups if config.seed_groups else zoo
     rows, missing = [], []
-    total, done = len(zoo) * len(chosen), 0
-    for entry in zoo:
+    total, done = sum(len(e["group"]) if config.seed_groups else 1 for e in listed) * len(chosen), 0
+
+    def cell(column: Column, path: str, name: str, group: bool) -> tuple[float | None, dict, str | None]:
+        """(value, source, error) of one column for one checkpoint."""
+        nonlocal done
+        done += 1
+        if column.analysis is None:
+            from .checkpoint import read_meta
+
+            return train_seconds(read_meta(path)), {"analysis": None, "from": "meta.json history (train_seconds)"}, None
+        analysis_config = dict(column.config(config, eps), dataset=config.dataset)
+        command = _command(column.analysis, path, analysis_config) + (" --group" if group else "")
+        source = {"analysis": column.analysis, "config": analysis_config, "command": command}
+        try:
+            if cached_only:
+                result = registry.cached(column.analysis, path, analysis_config, cache=cache)
+            else:
+                if progress:
+                    progress(done - 1, total, f"{name}: {column.analysis}")
+                result = registry.run(column.analysis, path, analysis_config, device=device,
+                                      data_dir=data_dir, cache=cache)
+        except (ValueError, RuntimeError) as exc:  # e.g. no surrogate for the black-box column
+            return None, source, str(exc).splitlines()[0]
+        if result is None:
+            missing.append({"ensemble": name, "column": column.key, "command": _command(
+                column.analysis, path, analysis_config), "checkpoint": path})
+            return None, source, None
+        if column.key == "autoattack":
+            source["version"] = result.get("version")
+        return column.value(result, eps), source, None
+
+    for entry in listed:
         path = entry["path"]
-        meta = read_meta(path)
-        row = {"ensemble": registry.label(path), "path": path, "method": entry.get("method") or "imported",
+        paths = entry["group"] if config.seed_groups else [path]
+        name = registry.label(path)
+        if config.seed_groups and len(paths) > 1:
+            name = f"{name} · {len(paths)} seeds"
+        row = {"ensemble": name, "path": path, "method": entry.get("method") or "imported",
                "members": entry.get("members"), "arch": entry.get("arch"), "shipped": entry.get("shipped", False),
+               "group_size": size.get(path, 1), "representative": path in representatives,
                "sources": {}, "errors": {}}
+        if config.seed_groups:
+            row["seeds"], row["seed_paths"] = len(paths), list(paths)
         for column in chosen:
-            done += 1
-            if column.analysis is None:
-                row[column.key] = train_seconds(meta)
-                row["sources"][column.key] = {"analysis": None, "from": "meta.json history (train_seconds)"}
-                continue
-            analysis_config = dict(column.config(config, eps), dataset=config.dataset)
-            source = {"analysis": column.analysis, "config": analysis_config,
-                      "command": _command(column.analysis, path, analysis_config)}
-            row["sources"][column.key] = source
-            try:
-                if cached_only:
-                    result = registry.cached(column.analysis, path, analysis_config, cache=cache)
-                else:
-                    if progress:
-                        progress(done - 1, total, f"{row['ensemble']}: {column.analysis}")
-                    result = registry.run(column.analysis, path, analysis_config, device=device,
-                                          data_dir=data_dir, cache=cache)
-            except (ValueError, RuntimeError) as exc:  # e.g. no surrogate for the black-box column
-                row[column.key] = None
-                row["errors"][column.key] = str(exc).splitlines()[0]
-                continue
-            if result is None:
-                row[column.key] = None
-                missing.append({"ensemble": row["ensemble"], "column": column.key, "command": source["command"]})
-                continue
-            row[column.key] = column.value(result, eps)
-            if column.key == "autoattack":
-                source["version"] = result.get("version")
+            values, errors = [], []
+            for seed_path in paths:
+                value, source, error = cell(column, seed_path, name if seed_path == path else
+                                            f"{name} ({registry.label(seed_path)})", config.seed_groups)
+                values.append(value)
+                if seed_path == path:
+                    row["sources"][column.key] = source
+                if error:
+                    errors.append(error)
+            if errors:
+                row["errors"][column.key] = errors[0]
+            complete = not errors and all(v is not None for v in values)
+            row[column.key] = float(np.mean(values)) if complete and len(values) > 1 else (
+                values[0] if complete else None)
+            if config.seed_groups:
+                row[f"{column.key}_std"] = (float(np.std(values, ddof=1)) if complete and len(values) > 1
+                                            else None)
         rows.append(row)
     if progress:
         progress(total, total, "leaderboard")
     return {"dataset": config.dataset, "eps": eps, "samples": config.samples,
-            "autoattack_version": "quick" if config.quick else "standard",
+            "autoattack_version": "quick" if config.quick else "standard", "seed_groups": config.seed_groups,
             "columns": [{"key": c.key, "title": c.title, "analysis": c.analysis,
                          "higher_is_better": c.higher_is_better} for c in chosen],
             "rows": rows, "missing": missing, "cached_only": cached_only}
 
 
 def table(board: dict) -> list[dict]:
-    """Flat rows (one per ensemble) for CSV/HTML export and the page's table."""
-    keys = ["ensemble", "method", "members", "arch", "shipped"] + [c["key"] for c in board["columns"]]
+    """Flat rows (one per ensemble, or per seed group: then with ``seeds`` and each
+    column's ``<key>_std`` after it) for CSV/HTML export and the page's table."""
+    keys = ["ensemble", "method", "members", "arch", "shipped"]
+    if board.get("seed_groups"):
+        keys.append("seeds")
+        keys += [k for c in board["columns"] for k in (c["key"], f"{c['key']}_std")]
+    else:
+        keys += [c["key"] for c in board["columns"]]
     return [{k: row.get(k) for k in keys} for row in board["rows"]]
 
 

@@ -122,3 +122,31 @@ def expand(path: str | Path, *, group: bool = False, candidates: list[str | Path
         if path.parent.is_dir():
             candidates += [str(p) for p in _checkpoints_under(path.parent)]
     return find_group(path, candidates)
+
+
+def collapse(entries: list[dict]) -> list[dict]:
+    """One entry per seed group of zoo summaries (:func:`engine.zoo.list_ensembles`): the
+    lowest seed stands for its group (ties: the first listed), as a copy carrying ``group``
+    (every member's path, by seed) and ``seeds`` (their seeds). The order is the order of
+    the representatives in ``entries``; unreadable entries and imported checkpoints (no
+    training config) stay entries of their own. What the sidebar and the leaderboard list
+    by default, so that ``checkpoints/seeds/<name>/seed<N>`` do not crowd the lists."""
+    groups: dict[str, list[tuple[int, int | None]]] = {}
+    for index, entry in enumerate(entries):
+        try:
+            meta = read_meta(entry["path"]) if "error" not in entry else None
+        except CheckpointError:
+            meta = None
+        if meta is None or not isinstance(meta.get("config"), dict):
+            groups[f"entry:{index}"] = [(index, None)]
+            continue
+        seed = meta.get("seed") if isinstance(meta.get("seed"), int) else None
+        groups.setdefault(group_key(meta), []).append((index, seed))
+    representatives = []
+    for members in groups.values():
+        members = sorted(members, key=lambda m: (m[1] is None, m[1] or 0, m[0]))
+        first = dict(entries[members[0][0]])
+        first["group"] = [entries[i]["path"] for i, _ in members]
+        first["seeds"] = [seed for _, seed in members]
+        representatives.append((members[0][0], first))
+    return [entry for _, entry in sorted(representatives, key=lambda r: r[0])]

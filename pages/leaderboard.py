@@ -19,7 +19,8 @@ c1, c2 = st.columns(2)
 samples = int(c1.number_input("Test samples per analysis", 10, 2000, 200, step=10, key="lb_samples"))
 quick = c2.checkbox("AutoAttack quick variant", value=False, key="lb_quick",
                     help="APGD 20 iterations, 3 targets, Square 500 queries: faster, under-estimates the attack.")
-config = lb.LeaderboardConfig(dataset=dataset, samples=samples, quick=quick)
+grouped = bool(st.session_state.get("shared_seed_groups"))  # the sidebar's "Seed groups" toggle
+config = lb.LeaderboardConfig(dataset=dataset, samples=samples, quick=quick, seed_groups=grouped)
 board = lb.leaderboard(config, cached_only=True)
 titles = {c["key"]: c["title"] for c in board["columns"]}
 sources = {c["key"]: c["analysis"] for c in board["columns"]}
@@ -32,18 +33,30 @@ if not board["rows"]:
 
 frame = pd.DataFrame(lb.table(board))
 methods = sorted(frame["method"].dropna().unique())
-f1, f2 = st.columns([2, 1])
+f1, f2, f3 = st.columns([2, 1, 1])
 chosen = f1.multiselect("Methods", methods, default=methods, key="lb_methods")
 text = f2.text_input("Filter by name", key="lb_filter")
-shown = frame[frame["method"].isin(chosen) & frame["ensemble"].str.contains(text, case=False, regex=False)]
+every_seed = f3.checkbox("Every seed", key="lb_every_seed", disabled=grouped,
+                         help="One row per checkpoint, further seeds of a configuration included (by default a "
+                              "configuration's lowest seed stands for it; the sidebar's \"Seed groups\" toggle shows "
+                              "one row per seed group with mean ± std over its seeds instead).")
+listed = pd.Series([grouped or every_seed or row["representative"] for row in board["rows"]], index=frame.index)
+shown = frame[listed & frame["method"].isin(chosen) & frame["ensemble"].str.contains(text, case=False, regex=False)]
 column_config = {key: st.column_config.NumberColumn(
     titles[key], format="%.3f" if key != "train_seconds" else "%.0f",
     help=f"from the '{sources[key]}' analysis" if sources[key] else "from meta.json (sum of train_seconds)")
     for key in titles}
+column_config.update({f"{key}_std": st.column_config.NumberColumn(
+    "± std", format="%.3f" if key != "train_seconds" else "%.0f",
+    help=f"sample std of {titles[key]} over the seeds") for key in titles if grouped})
 st.dataframe(shown, hide_index=True, column_config=column_config, width="stretch", key="lb_table")
 st.caption(f"L∞ ε = {board['eps']:g}, {board['samples']} test samples per analysis, AutoAttack "
            f"{board['autoattack_version']}" + (" (quick: fewer iterations, labelled)" if quick else "")
-           + ". Within-ensemble transferability and training cost: lower is better.")
+           + ". Within-ensemble transferability and training cost: lower is better."
+           + (" Seed groups: each number is the mean over the group's seeds (a cell fills in once every seed has "
+              "it), ± std the sample standard deviation." if grouped else
+              f" {int((~listed).sum())} further seed(s) of listed configurations hidden (Every seed)."
+              if (~listed).any() else ""))
 
 stem = f"leaderboard-{dataset.replace(':', '_').replace('/', '_')}-eps{board['eps']:g}-{board['samples']}"
 mime = {"csv": "text/csv", "html": "text/html", "png": "image/png", "json": "application/json"}

@@ -101,16 +101,18 @@ def report_items(checkpoints: dict[str, str | Path] | None = None, *, eps: float
 def leaderboard_items(board: dict, columns: list[str] | None = None) -> list[dict]:
     """The missing cells of a :func:`engine.leaderboard.leaderboard` board (``cached_only``),
     optionally only those of ``columns``, as items: one per distinct request (clean
-    accuracy and PGD come from the same whitebox run)."""
+    accuracy and PGD come from the same whitebox run; a seed-group row asks for every seed,
+    those already cached cost a cache lookup in the job)."""
     items, seen = [], set()
     for row in board["rows"]:
         for key, source in row["sources"].items():
             if source.get("analysis") and row.get(key) is None and key not in row["errors"] \
                     and (columns is None or key in columns):
-                item = _item(source["analysis"], row["path"], source["config"])
-                if item["key"] not in seen:
-                    seen.add(item["key"])
-                    items.append(item)
+                for path in row.get("seed_paths") or [row["path"]]:
+                    item = _item(source["analysis"], path, source["config"])
+                    if item["key"] not in seen:
+                        seen.add(item["key"])
+                        items.append(item)
     return items
 
 

@@ -1,7 +1,16 @@
 """iGAT, interactive global adversarial training (Deng & Mu, NeurIPS 2023, "Understanding
-and Improving Ensemble Adversarial Defense", Sec. 4), on top of a base ensemble method:
+and Improving Ensemble Adversarial Defense", arXiv:2310.18477), on top of a base ensemble
+method:
 
     L = L_base + α · L_alloc + β · L_reg
+
+Equation numbers: none are cited because the paper's full text could not be read (the
+project's search tool reached only its abstract and introduction; the "Sec. 4" given here
+before was never checked and is dropped). The two terms carry the abstract's names, "(1) a
+probabilistic distributing rule that selectively allocates to different base classifiers
+adversarial examples that are globally challenging to the ensemble" and "(2) a
+regularization term to rescue the severest weaknesses of the base classifiers"; what each
+computes is taken from the authors' code (below).
 
 on the ensemble's *global* adversarial examples x̃ (PGD against the whole ensemble's mean
 prediction, on half of each batch; only those the ensemble misclassifies, set F, count):
@@ -15,10 +24,13 @@ prediction, on half of each batch; only those the ensemble misclassifies, set F,
   -log(1 - p_k,c*(x̃)), c* the member's most probable *wrong* class (index not
   differentiated, probability clipped to [0, 0.99]); L_reg = (1/N) Σ_{x̃∈F} Σ_k (...).
 
-Terms and defaults follow the authors' released code (xqsi/iGAT, ``train/train_igat_*``),
-read, not copied: α = 5, β = 10, PGD with random start, 20 steps (8/255, step 2/255 on
-CIFAR-10: the data set's adversarial-training budget here), the "2^rank" weights and the
-0.99 clip. Note the rule favours the member that already does best on x̃; the issue that
+Terms and defaults follow the authors' released code (xqsi/iGAT, ``train/train_igat_*``
+with the defaults of ``arguments.py``: ``--igat-alpha 5``, ``--igat-beta 10``, ``--adv-eps
+8/255``, ``--adv-alpha 2/255``, ``--adv-steps 20``), read, not copied: α = 5, β = 10, PGD with
+random start, 20 steps (8/255, step 2/255 on CIFAR-10: the data set's adversarial-training
+budget here), the "2^rank" weights (``2 ** j`` over the members sorted by true-class
+probability, drawn with ``torch.multinomial``), and the 0.99 clip of the regularizer summed
+over members (the code's ``reg_type`` 0). Note the rule favours the member that already does best on x̃; the issue that
 asked for this method paraphrased it as "the member that handles them worst", which is not
 what the authors' code does. The authors alternate a base step and an iGAT step; here both
 are one loss and one optimizer step over all members (``engine.methods.base``), and the

@@ -78,3 +78,62 @@ def test_robustness_page_draws_white_box_error_bars_from_the_seeds(group_zoo):
     np.testing.assert_allclose(line["y"], 100 * acc.mean(0))
     np.testing.assert_allclose(line["error_y"]["array"], 100 * acc.std(0, ddof=1))
     assert "std over 2 seeds" in spec["layout"]["title"]["text"]
+
+
+@pytest.fixture
+def seeded_zoo(monkeypatch, tmp_path):
+    """baseline (seed 0) with surrogate_3 (seed 100), dverge with its shipped seed 1."""
+    shipped = tmp_path / "shipped"
+    for name in ("baseline", "surrogate_3", "dverge", "seeds/dverge/seed1"):
+        shutil.copytree(REPO / "checkpoints" / name, shipped / name)
+    monkeypatch.setenv("ROBUST_ENSEMBLES_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ROBUST_ENSEMBLES_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr("engine.zoo.SHIPPED", shipped)
+    ui.zoo.clear()
+    ui._group_sizes.clear()
+    return shipped
+
+
+def _open(page: str, **state) -> AppTest:
+    at = AppTest.from_file(str(REPO / "app" / "main.py"), default_timeout=120)
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.switch_page(str(ui.page_path(page)))
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_the_sidebar_lists_a_seed_group_once_and_every_seed_on_request(seeded_zoo):
+    at = _open("leaderboard")
+    listed = at.sidebar.multiselect(key="shared_ensembles")
+    assert listed.options == ["shipped baseline (baseline ×3) · 2 seeds", "shipped dverge (dverge ×3) · 2 seeds"]
+    assert sorted(listed.value) == sorted([str(seeded_zoo / "baseline"), str(seeded_zoo / "dverge")])
+    at.sidebar.checkbox(key="shared_every_seed").check().run()
+    assert not at.exception, at.exception
+    assert sorted(at.sidebar.multiselect(key="shared_ensembles").options) == sorted([
+        "shipped baseline (baseline ×3) · 2 seeds", "shipped dverge (dverge ×3) · 2 seeds",
+        "shipped surrogate_3 (baseline ×3)", "shipped seeds/dverge/seed1 (dverge ×3)"])
+    # a selected seed stays listed (and selected) when the list is collapsed again
+    at.sidebar.multiselect(key="shared_ensembles").select(str(seeded_zoo / "seeds/dverge/seed1")).run()
+    at.sidebar.checkbox(key="shared_every_seed").uncheck().run()
+    assert not at.exception, at.exception
+    assert str(seeded_zoo / "seeds/dverge/seed1") in at.sidebar.multiselect(key="shared_ensembles").value
+    assert "shipped surrogate_3 (baseline ×3)" not in at.sidebar.multiselect(key="shared_ensembles").options
+
+
+def test_the_leaderboard_lists_a_seed_group_once_and_with_the_toggle_its_mean_and_std(seeded_zoo):
+    at = _open("leaderboard", lb_samples=10)
+    table = at.dataframe[0].value
+    assert sorted(table["ensemble"]) == ["baseline x3 (baseline)", "dverge x3 (dverge)"]  # further seeds hidden
+    at.checkbox(key="lb_every_seed").check().run()
+    assert len(at.dataframe[0].value) == 4
+    at.sidebar.toggle(key="shared_seed_groups").set_value(True).run()
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value.set_index("method")
+    assert sorted(table["ensemble"]) == ["baseline x3 (baseline) · 2 seeds", "dverge x3 (dverge) · 2 seeds"]
+    assert list(table["seeds"]) == [2, 2] and "pgd_std" in table
+    cost = [sum(h["train_seconds"] for h in json.loads((seeded_zoo / n / "meta.json").read_text())["history"])
+            for n in ("dverge", "seeds/dverge/seed1")]
+    assert table.loc["dverge", "train_seconds"] == pytest.approx(np.mean(cost))
+    assert table.loc["dverge", "train_seconds_std"] == pytest.approx(np.std(cost, ddof=1))

@@ -51,6 +51,48 @@ def test_rows_come_from_cached_analyses_and_name_their_source(zoo, tmp_path):
     assert not (tmp_path / "board.xlsx").exists()
 
 
+@pytest.fixture(scope="module")
+def seeded_zoo(tmp_path_factory):
+    """dverge with its shipped seeds 1 and 2, and the 5-member surrogate (a group of one)."""
+    root = tmp_path_factory.mktemp("seeded")
+    for name in ("dverge", "seeds/dverge/seed1", "seeds/dverge/seed2", "surrogate_5"):
+        shutil.copytree(REPO / "checkpoints" / name, root / name)
+    return root
+
+
+def test_seed_groups_give_one_row_per_group_with_mean_and_sample_std_over_its_seeds(seeded_zoo, tmp_path):
+    from engine.jobs.analysis import leaderboard_items
+    from engine.leaderboard import train_seconds
+
+    config = {"dataset": "fashion_mnist", "samples": 8, "seed_groups": True}
+    board = leaderboard(config, cached_only=True, roots=[seeded_zoo], cache=ResultCache(tmp_path / "cache"),
+                        columns=["pgd", "train_seconds"])
+    dverge, surrogate = board["rows"]
+    seeds = [seeded_zoo / "dverge", seeded_zoo / "seeds/dverge/seed1", seeded_zoo / "seeds/dverge/seed2"]
+    assert dverge["seeds"] == 3 and dverge["seed_paths"] == [str(p) for p in seeds]
+    assert dverge["ensemble"].endswith(" · 3 seeds") and surrogate["seeds"] == 1
+    cost = [sum(h["train_seconds"] for h in json.loads((p / "meta.json").read_text())["history"]) for p in seeds]
+    assert [train_seconds(json.loads((p / "meta.json").read_text())) for p in seeds] == pytest.approx(cost)
+    mean = sum(cost) / 3
+    assert dverge["train_seconds"] == pytest.approx(mean)
+    assert dverge["train_seconds_std"] == pytest.approx((sum((c - mean) ** 2 for c in cost) / 2) ** 0.5)
+    assert surrogate["train_seconds_std"] is None  # one seed: no spread
+    # nothing computed: the group's cell waits for every seed, and the job asks for each of them
+    assert dverge["pgd"] is None and dverge["pgd_std"] is None
+    assert sorted(m["checkpoint"] for m in board["missing"]) == sorted(map(str, [*seeds, seeded_zoo / "surrogate_5"]))
+    assert sorted(i["checkpoint"] for i in leaderboard_items(board)) == sorted(
+        map(str, [*seeds, seeded_zoo / "surrogate_5"]))
+    assert dverge["sources"]["pgd"]["command"].endswith(" --group")
+    assert list(table(board)[0]) == ["ensemble", "method", "members", "arch", "shipped", "seeds",
+                                     "pgd", "pgd_std", "train_seconds", "train_seconds_std"]
+    # without seed groups: a row per checkpoint (unchanged columns), each saying which stands for its group
+    flat = leaderboard(dict(config, seed_groups=False), cached_only=True, roots=[seeded_zoo],
+                       columns=["train_seconds"])
+    assert [(r["group_size"], r["representative"]) for r in flat["rows"]] == [(3, True), (3, False), (3, False),
+                                                                                (1, True)]
+    assert list(table(flat)[0]) == ["ensemble", "method", "members", "arch", "shipped", "train_seconds"]
+
+
 @pytest.mark.parametrize("args, message", [
     (["--columns", "pgd,speed"], "error: unknown leaderboard column(s) speed"),
     (["--dataset", "imagenet"], "error: invalid leaderboard configuration: Unknown data set 'imagenet'"),

@@ -56,6 +56,37 @@ def test_a_directory_mixing_configurations_is_refused_by_name(tmp_path):
                               "seed (baseline, dverge); give them one by one")
 
 
+def test_a_zoo_listing_collapses_to_one_entry_per_seed_group_standing_for_its_lowest_seed():
+    from engine.zoo import list_ensembles
+
+    entries = [e for e in list_ensembles([SHIPPED]) if "error" not in e]
+    listed = {e["name"]: e for e in seed_groups.collapse(entries)}
+    # the shipped extra seeds are not entries of their own: their seed-0 entry stands for them
+    assert not [n for n in listed if n.startswith("seeds/")] and "surrogate_3" not in listed
+    for name in ("dverge", "trs", "adp"):
+        assert listed[name]["seeds"] == [0, 1, 2]
+        assert listed[name]["group"] == [str(SHIPPED / name), str(SHIPPED / "seeds" / name / "seed1"),
+                                         str(SHIPPED / "seeds" / name / "seed2")]
+    assert listed["baseline"]["seeds"] == [0, 1, 2, 100]  # surrogate_3: the same recipe with seed 100
+    assert listed["surrogate_5"]["group"] == [str(SHIPPED / "surrogate_5")]  # 5 members: its own configuration
+    # every entry is in exactly one group, and the listing keeps the zoo's order
+    assert sorted(p for e in listed.values() for p in e["group"]) == sorted(e["path"] for e in entries)
+    order = [e["path"] for e in entries]
+    assert [order.index(e["path"]) for e in listed.values()] == sorted(order.index(e["path"]) for e in listed.values())
+
+
+def test_collapse_keeps_unreadable_and_imported_entries_as_their_own(tmp_path):
+    broken = _copy(SHIPPED / "baseline", tmp_path / "broken")
+    (broken / "meta.json").write_text("{")
+    imported = _copy(SHIPPED / "surrogate_3", tmp_path / "imported")
+    meta = json.loads((imported / "meta.json").read_text())
+    meta.pop("config")
+    (imported / "meta.json").write_text(json.dumps(meta))
+    entries = [{"path": str(p)} for p in (broken, imported, SHIPPED / "baseline", tmp_path / "gone")]
+    assert [(e["path"], e["group"]) for e in seed_groups.collapse(entries)] == [
+        (e["path"], [e["path"]]) for e in entries]
+
+
 @pytest.mark.slow  # four CLI processes: ~40 s on an idle machine
 def test_eval_on_a_group_directory_reports_mean_and_std_over_seeds(tmp_path):
     _copy(SHIPPED / "baseline", tmp_path / "g" / "seed0")
