@@ -13,9 +13,11 @@ import tempfile
 from pathlib import Path
 
 import pytest
-import torch
 
-from engine import data
+import engine  # noqa: F401  (first: the engine's thread policy, engine/threads.py, before torch loads)
+import torch  # noqa: E402
+
+from engine import data  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("ROBUST_ENSEMBLES_SHARED_DATA", REPO.parent / "shared" / "data"))

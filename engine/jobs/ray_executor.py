@@ -54,6 +54,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from .. import threads
 from ..checkpoint import atomic_write_json
 from .executors import EXECUTOR_ENV, EXECUTORS, REPO, Executor
 from .store import HEARTBEAT_TIMEOUT, Job, JobError, JobStore
@@ -213,7 +214,8 @@ class RayExecutor(Executor):
             if address is None:
                 address = start_local_head(self.store.root, num_cpus=self.num_cpus)
             # Workers import this checkout (shared file system, see the module docstring).
-            runtime_env = {"env_vars": {"PYTHONPATH": str(REPO)}}
+            # ... and run with the engine's thread policy (engine/threads.py) from their first import
+            runtime_env = {"env_vars": {"PYTHONPATH": str(REPO), threads.VARIABLE: threads.apply_wait_policy()}}
             try:
                 ray.init(address=address, runtime_env=runtime_env, **options)
             except Exception as exc:  # noqa: BLE001 - ray raises ConnectionError, RuntimeError, ...
