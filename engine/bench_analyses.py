@@ -184,10 +184,55 @@ def _child(args: list[str]) -> int:
     return 0
 
 
+def _run_child(repo: str, name: str, path: str, samples: int, threads: int | None, timeout: float | None,
+               env: dict) -> dict:
+    """One analysis (or the report) measured in a fresh child process importing ``repo``'s
+    engine, into an empty result cache."""
+    with tempfile.TemporaryDirectory(prefix="bench-analyses-") as cache_dir:
+        code = (f"import sys; sys.path.insert(0, {repo!r}); from engine.bench_analyses import _child; "
+                f"sys.exit(_child(sys.argv[1:]))")
+        env = dict(env, ROBUST_ENSEMBLES_CACHE=cache_dir)
+        try:
+            proc = subprocess.run([sys.executable, "-c", code, name, path, str(samples), cache_dir,
+                                   str(threads or 0)], capture_output=True, text=True, env=env, timeout=timeout,
+                                  cwd=repo)
+            lines = [l for l in proc.stdout.splitlines() if l.startswith("BENCH-RESULT ")]
+            return json.loads(lines[-1][len("BENCH-RESULT "):]) if lines else \
+                {"error": (proc.stderr.strip().splitlines() or ["no output"])[-1]}
+        except subprocess.TimeoutExpired:
+            return {"error": f"timed out after {timeout} s"}
+
+
+def checkout(revision: str, into: str) -> str:
+    """The source tree of git ``revision`` of this repository (``git archive``) under
+    ``into``; returns its full commit hash. Raises ValueError for an unknown revision."""
+    repo = Path(__file__).resolve().parents[1]
+    done = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise ValueError(f"--compare {revision}: not a commit of {repo}")
+    commit = done.stdout.strip()
+    archive = subprocess.run(["git", "-C", str(repo), "archive", "--format=tar", commit], capture_output=True,
+                             check=True).stdout
+    subprocess.run(["tar", "-x", "-C", into], input=archive, check=True)
+    if not (Path(into) / "engine" / "bench_analyses.py").is_file():
+        raise ValueError(f"--compare {revision}: that revision has no engine/bench_analyses.py to run")
+    return commit
+
+
 def bench_analyses(samples: int = 100, names: list[str] | None = None, report: bool = True,
-                   checkpoint: str | None = None, threads: int | None = None, timeout: float | None = None) -> dict:
-    """One fresh child process per analysis (and the report), each into an empty cache."""
+                   checkpoint: str | None = None, threads: int | None = None, timeout: float | None = None,
+                   compare: str | None = None) -> dict:
+    """One fresh child process per analysis (and the report), each into an empty cache.
+
+    ``compare``: a git revision (e.g. the commit before an optimization) whose engine is
+    measured the same way, alternately with this one analysis by analysis (the old one
+    first), so both sides of every row share the machine's load; added as ``before``
+    (``revision``, ``commit``, ``analyses``) and ``speedup`` (old cold / new cold). The
+    old side runs without the thread policy of :mod:`engine.threads` unless the user set
+    ``OMP_WAIT_POLICY`` (its engine predates it, or has it itself)."""
     from . import analyses as registry
+    from . import threads as thread_policy
     from .bench import _machine
     from .zoo import SHIPPED
 
@@ -200,37 +245,51 @@ def bench_analyses(samples: int = 100, names: list[str] | None = None, report: b
     repo = str(Path(__file__).resolve().parents[1])
     result: dict = {"samples": samples, "protocol": "quick", "device": DEVICE, "machine": _machine(),
                     "analyses": {}}
-    for name in jobs:
-        path = checkpoint or str(SHIPPED / CHECKPOINT_FOR.get(name, DEFAULT_CHECKPOINT))
-        with tempfile.TemporaryDirectory(prefix="bench-analyses-") as cache_dir:
-            code = (f"import sys; sys.path.insert(0, {repo!r}); from engine.bench_analyses import _child; "
-                    f"sys.exit(_child(sys.argv[1:]))")
-            env = dict(os.environ, ROBUST_ENSEMBLES_CACHE=cache_dir)
-            try:
-                proc = subprocess.run([sys.executable, "-c", code, name, path, str(samples), cache_dir,
-                                       str(threads or 0)], capture_output=True, text=True, env=env, timeout=timeout)
-                lines = [l for l in proc.stdout.splitlines() if l.startswith("BENCH-RESULT ")]
-                out = json.loads(lines[-1][len("BENCH-RESULT "):]) if lines else \
-                    {"error": (proc.stderr.strip().splitlines() or ["no output"])[-1]}
-            except subprocess.TimeoutExpired:
-                out = {"error": f"timed out after {timeout} s"}
-        result["analyses"][name] = out
+    with tempfile.TemporaryDirectory(prefix="bench-analyses-before-") as old_repo:
+        old_env = None
+        if compare:
+            result["before"] = {"revision": compare, "commit": checkout(compare, old_repo), "analyses": {}}
+            result["speedup"] = {}
+            old_env = dict(os.environ)
+            if thread_policy.USER_POLICY is None:
+                old_env.pop(thread_policy.VARIABLE, None)
+        for name in jobs:
+            path = checkpoint or str(SHIPPED / CHECKPOINT_FOR.get(name, DEFAULT_CHECKPOINT))
+            if compare:
+                old = _run_child(old_repo, name, path, samples, threads, timeout, old_env)
+                result["before"]["analyses"][name] = old
+            result["analyses"][name] = new = _run_child(repo, name, path, samples, threads, timeout, dict(os.environ))
+            if compare and "cold_s" in old and "cold_s" in new:
+                result["speedup"][name] = round(old["cold_s"] / max(new["cold_s"], 1e-9), 2)
     result["machine_after"] = _machine()["load_average"]
+    result["wait_policy"] = thread_policy.effective()
     return result
 
 
 def table(result: dict) -> str:
-    """The result as a fixed-width text table."""
+    """The result as a fixed-width text table (with ``compare``: the old cold time and the
+    speedup per row)."""
+    before = result.get("before", {}).get("analyses", {})
     head = f"{'analysis':<16}{'cold s':>10}{'warm ms':>10}{'peak MB':>10}{'forward':>10}{'backward':>10}"
+    if before:
+        head += f"{'before s':>10}{'speedup':>9}"
     rows = [head, "-" * len(head)]
     for name, r in result["analyses"].items():
         if "error" in r:
             rows.append(f"{name:<16}  error: {r['error']}")
             continue
-        rows.append(f"{name:<16}{r['cold_s']:>10.2f}{1000 * r['warm_s']:>10.1f}{r['peak_mb']:>10.0f}"
-                    f"{r['forward_passes']:>10}{r['backward_passes']:>10}")
+        row = (f"{name:<16}{r['cold_s']:>10.2f}{1000 * r['warm_s']:>10.1f}{r['peak_mb']:>10.0f}"
+               f"{r['forward_passes']:>10}{r['backward_passes']:>10}")
+        if before:
+            old = before.get(name, {})
+            row += (f"{old['cold_s']:>10.2f}{result['speedup'][name]:>8.2f}x" if name in result.get("speedup", {})
+                    else f"  before: {old.get('error', 'missing')}")
+        rows.append(row)
     m = result["machine"]
     rows.append(f"{result['samples']} samples, quick protocol, device {result['device']}; {m['cpus']} CPUs, "
-                f"{m['threads']} torch threads, "
+                f"{m['threads']} torch threads, OMP_WAIT_POLICY {result.get('wait_policy', '?')}, "
                 f"load average {m['load_average'][0]} before, {result['machine_after'][0]} after")
+    if before:
+        rows.append(f"before: {result['before']['revision']} ({result['before']['commit'][:12]}), "
+                    "run alternately with this tree, analysis by analysis")
     return "\n".join(rows)

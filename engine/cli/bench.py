@@ -41,7 +41,8 @@ def cmd_bench_analyses(args) -> int:
     names = [n.strip() for n in args.analyses.split(",") if n.strip()] if args.analyses else None
     try:
         result = bench_analyses(samples=args.samples, names=names, report=not args.no_report,
-                                checkpoint=args.checkpoint, threads=args.threads, timeout=args.timeout)
+                                checkpoint=args.checkpoint, threads=args.threads, timeout=args.timeout,
+                                compare=args.compare)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -116,6 +117,8 @@ def add_parsers(sub) -> None:
     ba.add_argument("--checkpoint", help="run every analysis on this checkpoint (default: the shipped zoo's)")
     ba.add_argument("--threads", type=int, help="torch CPU threads in each child (default: torch's)")
     ba.add_argument("--timeout", type=float, help="seconds allowed per analysis (default: none)")
+    ba.add_argument("--compare", metavar="REV", help="also measure git revision REV (e.g. the commit before an "
+                    "optimization), alternately with this tree: before/after and speedup per analysis")
     ba.add_argument("--json", action="store_true")
     ba.set_defaults(func=cmd_bench_analyses)
     aa = bsub.add_parser("autoattack", help="AutoAttack run time per 1,000 samples: shipped LeNet-5 ensembles, ResNet-20")

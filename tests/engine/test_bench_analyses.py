@@ -49,3 +49,18 @@ def test_cli_prints_the_stable_keys_per_analysis(capsys):
 def test_unknown_analysis_is_one_clear_error(capsys):
     assert main(["bench", "analyses", "--analyses", "nope"]) == 2
     assert capsys.readouterr().err.strip().startswith("error: unknown analyses nope; choose from transferability")
+
+
+def test_compare_measures_an_old_revision_alternately_with_this_tree(capsys):
+    assert main(["bench", "analyses", "--analyses", "history", "--samples", "4", "--compare", "HEAD", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    before = out["before"]
+    assert before["revision"] == "HEAD" and len(before["commit"]) == 40
+    assert set(KEYS) <= set(before["analyses"]["history"]) and set(KEYS) <= set(out["analyses"]["history"])
+    assert out["speedup"]["history"] > 0
+    assert out["wait_policy"] in ("PASSIVE", "ACTIVE", "default")
+
+
+def test_compare_with_an_unknown_revision_is_one_clear_error(capsys):
+    assert main(["bench", "analyses", "--analyses", "history", "--compare", "no-such-rev"]) == 2
+    assert capsys.readouterr().err.strip().startswith("error: --compare no-such-rev: not a commit of")
