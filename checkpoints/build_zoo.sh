@@ -74,6 +74,14 @@ if [ -z "${SKIP_SEEDS:-}" ]; then
   seeds adp      --method adp
   seeds igat_adp    --method igat_adp    --from checkpoints/adp
   seeds igat_dverge --method igat_dverge --from checkpoints/dverge
+  # the other methods (seed 0 as above; SMD+ and DVERGE+AdvT from the seed-0 baseline too)
+  seeds smd         --method smd
+  seeds gal         --method gal
+  seeds cce_rm      --method cce --param mode=rm
+  seeds cce_dm      --method cce --param mode=dm
+  seeds smd_plus    --method smd_plus    --from checkpoints/baseline
+  seeds dverge_advt --method dverge_advt --from checkpoints/baseline
+  seeds advt        --method advt --epochs 4 --train-subset 30000
 fi
 
 # The analysis results every page shows on first open (the DVERGE and baseline entries, the
