@@ -127,23 +127,32 @@ def expand(path: str | Path, *, group: bool = False, candidates: list[str | Path
 def collapse(entries: list[dict]) -> list[dict]:
     """One entry per seed group of zoo summaries (:func:`engine.zoo.list_ensembles`): the
     lowest seed stands for its group (ties: the first listed), as a copy carrying ``group``
-    (every member's path, by seed) and ``seeds`` (their seeds). The order is the order of
+    (every member's path, by seed) and ``seeds`` (their seeds). A group holds one checkpoint
+    per seed, as :func:`find_group`: a second run of a seed already there (e.g. a user's rerun
+    of a shipped recipe) starts another group, so it stays listed. The order is the order of
     the representatives in ``entries``; unreadable entries and imported checkpoints (no
     training config) stay entries of their own. What the sidebar and the leaderboard list
     by default, so that ``checkpoints/seeds/<name>/seed<N>`` do not crowd the lists."""
-    groups: dict[str, list[tuple[int, int | None]]] = {}
+    by_key: dict[str, list[list[tuple[int, int | None]]]] = {}
+    groups: list[list[tuple[int, int | None]]] = []
     for index, entry in enumerate(entries):
         try:
             meta = read_meta(entry["path"]) if "error" not in entry else None
         except CheckpointError:
             meta = None
         if meta is None or not isinstance(meta.get("config"), dict):
-            groups[f"entry:{index}"] = [(index, None)]
+            groups.append([(index, None)])
             continue
         seed = meta.get("seed") if isinstance(meta.get("seed"), int) else None
-        groups.setdefault(group_key(meta), []).append((index, seed))
+        candidates = by_key.setdefault(group_key(meta), [])
+        group = next((g for g in candidates if seed is not None and seed not in {s for _, s in g}), None)
+        if group is None:
+            group = []
+            candidates.append(group)
+            groups.append(group)
+        group.append((index, seed))
     representatives = []
-    for members in groups.values():
+    for members in groups:
         members = sorted(members, key=lambda m: (m[1] is None, m[1] or 0, m[0]))
         first = dict(entries[members[0][0]])
         first["group"] = [entries[i]["path"] for i, _ in members]

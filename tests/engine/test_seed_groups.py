@@ -82,9 +82,14 @@ def test_collapse_keeps_unreadable_and_imported_entries_as_their_own(tmp_path):
     meta = json.loads((imported / "meta.json").read_text())
     meta.pop("config")
     (imported / "meta.json").write_text(json.dumps(meta))
-    entries = [{"path": str(p)} for p in (broken, imported, SHIPPED / "baseline", tmp_path / "gone")]
+    rerun = _copy(SHIPPED / "baseline", tmp_path / "my-baseline")  # the shipped recipe again, same seed
+    entries = [{"path": str(p)} for p in (broken, imported, SHIPPED / "baseline", tmp_path / "gone", rerun)]
     assert [(e["path"], e["group"]) for e in seed_groups.collapse(entries)] == [
         (e["path"], [e["path"]]) for e in entries]
+    # a group holds one run per seed: the rerun stands alone, the next seed joins the first group
+    other = _copy(SHIPPED / "baseline", tmp_path / "b7", seed=7)
+    listed = seed_groups.collapse([{"path": str(p)} for p in (SHIPPED / "baseline", rerun, other)])
+    assert [e["group"] for e in listed] == [[str(SHIPPED / "baseline"), str(other)], [str(rerun)]]
 
 
 @pytest.mark.slow  # four CLI processes: ~40 s on an idle machine
