@@ -55,10 +55,14 @@ def first_view_requests(dataset: str = "fashion_mnist") -> list[tuple[str, dict]
     requests = [("transferability", dict(PAGE_DEFAULTS["transferability"], eps=e)) for e in spec.eps_grid]
     requests += [("history", {}), ("decision-region", {}), ("saliency", {}), ("distill", {}), ("diversity", {}),
                  ("detection", {"eps": eps}), ("cce-subsets", {"eps": eps}), ("whitebox", {})]
-    # Not shipped yet: the black-box transfer analysis (Robustness page, second figure). At its
-    # defaults (3 surrogates x attacks x losses x the ε grid, 500 samples) it ran longer than the
-    # session that built these results had on a shared 2-core CPU; add ("blackbox", {}) here and
-    # rerun `python -m engine shipped-results --build` on a machine with the time.
+    # Not shipped yet: the black-box transfer analysis (Robustness page, second figure; the
+    # Report page's black-box request is the same one, engine.report.build._blackbox_config).
+    # Its defaults need 108 transfer sets (3 surrogates x 2 attacks -- SGM needs residual
+    # blocks -- x 2 losses x 9 ε); on the shared 2-core CPU at load 11-14 one set of 500
+    # samples took ~100 s and even one of 100 samples ~140 s (about 20 s of CPU each), hours
+    # in all. Add ("blackbox", {}) here and rerun `python -m engine shipped-results --build`
+    # on a machine with the time; then the Report page's requests (engine.jobs.analysis.report_items
+    # at its defaults) can be shipped the same way.
     return requests
 
 

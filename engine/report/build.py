@@ -176,8 +176,16 @@ def _blackbox_config(dataset: str, eps: float, samples: int, protocol: str, surr
 
     if "blackbox" not in analyses.names() or not surrogates:
         return None
+    from ..evaluation.blackbox import find_surrogates
+
     grid = list(get_spec(dataset).eps_grid)
-    config = {"samples": samples, "protocol": protocol, "surrogates": [s.path for s in surrogates]}
+    config = {"samples": samples, "protocol": protocol}
+    paths = [s.path for s in surrogates]
+    # the zoo's own surrogates are the analysis' default: leave them out of the config, so the
+    # request is the Robustness page's default one (same cache key, shipped with the zoo) and
+    # its key does not depend on where this checkout lives (surrogates enter it by content hash)
+    if sorted(str(Path(p).resolve()) for p in paths) != sorted(str(Path(p).resolve()) for p in find_surrogates(dataset)):
+        config["surrogates"] = paths
     if not any(math.isclose(e, eps) for e in grid):
         config["eps"] = sorted(set(grid) | {eps})
     return config

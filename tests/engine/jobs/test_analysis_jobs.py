@@ -200,3 +200,20 @@ def test_a_report_job_asks_for_exactly_the_requests_the_report_then_reads(monkey
     assert asked and set(asked) <= {i["key"] for i in items}
     assert {i["analysis"] for i in items} == {"transferability", "whitebox", "blackbox", "diversity"}
     assert {i["checkpoint"] for i in items} == {checkpoints["baseline"], checkpoints["dverge"]}  # not the surrogate
+
+
+def test_the_reports_black_box_request_with_the_zoos_surrogates_is_the_robustness_pages():
+    """With the zoo's own surrogates (the analysis' default) the report's black-box config
+    names none: its cache key is the Robustness page's default request's, and holds no path of
+    this checkout (surrogates enter the key by content hash), so it can be shipped; other
+    surrogates are named."""
+    names = ("baseline", "dverge", "surrogate_3", "surrogate_5", "surrogate_8")
+    items = aj.report_items({n: str(REPO / "checkpoints" / n) for n in names}, eps=0.1, samples=500, protocol="quick")
+    blackbox = analyses.get("blackbox")
+    page = analyses.request_key(blackbox, REPO / "checkpoints" / "dverge", analyses.parse_config(blackbox, {}))[0]
+    (item,) = [i for i in items if i["analysis"] == "blackbox" and i["checkpoint"].endswith("dverge")]
+    assert item["config"]["surrogates"] == [] and item["key"] == page
+    assert str(REPO) not in json.dumps(item["config"])
+    few = aj.report_items({n: str(REPO / "checkpoints" / n) for n in names[:3]}, eps=0.1, samples=500)
+    (item,) = [i for i in few if i["analysis"] == "blackbox" and i["checkpoint"].endswith("dverge")]
+    assert item["config"]["surrogates"] == [str(REPO / "checkpoints" / "surrogate_3")] and item["key"] != page
