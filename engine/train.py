@@ -32,6 +32,7 @@ from .evaluation.diversity import diversity_metrics
 from .evaluation.transferability import correct_samples, transfer_matrix
 from .methods import Batch, get_method
 from .models import build_classifier
+from .train_eta import method_cost_ratio, pretrain_relay
 
 
 class TrainingError(RuntimeError):
@@ -48,8 +49,11 @@ class Progress:
     batch: int  # 1-based within the epoch
     batches: int
     losses: dict = field(default_factory=dict)
-    eta_seconds: float | None = None
+    eta_seconds: float | None = None  # this phase's time left
     history: dict | None = None  # set on the last report of an epoch
+    # the whole job's time left (pre-training + the method's epochs; engine/train_eta.py);
+    # None while it cannot be estimated
+    job_eta_seconds: float | None = None
 
 
 ProgressFn = Callable[[Progress], None]
@@ -120,7 +124,8 @@ def _fresh_ensemble(config: TrainConfig, spec: data.DataSpec, leaky: bool) -> En
                                      mean=spec.mean, std=spec.std, leaky=leaky) for _ in range(config.members))
 
 
-def _initial_ensemble(config, spec, method_cls, out: Path, progress, device) -> tuple[Ensemble, str | None]:
+def _initial_ensemble(config, spec, method_cls, out: Path, progress, device, method_batches: int = 0,
+                      train_size: int = 0) -> tuple[Ensemble, str | None]:
     if config.init_from:
         source, meta = ckpt.load_checkpoint(config.init_from)
         problems = [f"{k}: {meta.get(k)} != {getattr(config, k)}" for k in ("arch", "dataset", "members")
@@ -138,7 +143,10 @@ def _initial_ensemble(config, spec, method_cls, out: Path, progress, device) -> 
                           history_samples=config.history_samples, history_eps=config.history_eps,
                           eval_samples=config.eval_samples)
         pre_dir = out / "pretrain"
-        relay = (lambda p: progress(Progress(**{**p.__dict__, "phase": "pretrain"}))) if progress else None
+        relay = None
+        if progress:
+            ratio = method_cost_ratio(config.method, config.arch, config.dataset, train_size)
+            relay = pretrain_relay(progress, config.epochs * method_batches, ratio)
         train(pre, pre_dir, resume=True, progress=relay, device=device)
         source, _ = ckpt.load_checkpoint(pre_dir)
         ensemble = _fresh_ensemble(config, spec, method_cls.leaky_relu)
@@ -249,15 +257,17 @@ def train(config: TrainConfig, out: str | Path, *, resume: bool = False, progres
         if mismatch:
             raise TrainingError(f"{out} holds a different run (differs in: {', '.join(mismatch)}); "
                                 "choose another --out to start a new one")
-    train_data = data.load_split(config.dataset, "train", config.data_dir).subset(config.train_subset, config.seed)
+    full_train = data.load_split(config.dataset, "train", config.data_dir)
+    train_data = full_train.subset(config.train_subset, config.seed)
     test_data = data.load_split(config.dataset, "test", config.data_dir)
     method.epochs = config.epochs
     with run_lock(out):
         return _train(config, out, resume, progress, device, command, method_cls, spec, method,
-                      train_data, test_data)
+                      train_data, test_data, len(full_train))
 
 
-def _train(config, out, resume, progress, device, command, method_cls, spec, method, train_data, test_data) -> Path:
+def _train(config, out, resume, progress, device, command, method_cls, spec, method, train_data, test_data,
+           train_size: int) -> Path:
     existing = (out / ckpt.META).is_file()
     if existing and not resume:
         raise TrainingError(f"{out} already holds a checkpoint; pass --resume to continue it or choose another --out")
@@ -276,7 +286,10 @@ def _train(config, out, resume, progress, device, command, method_cls, spec, met
     else:
         random.seed(config.seed)
         torch.manual_seed(config.seed)
-        ensemble, init_from = _initial_ensemble(config, spec, method_cls, out, progress, device)
+        ensemble, init_from = _initial_ensemble(config, spec, method_cls, out, progress, device,
+                                                method_batches=data.num_batches(train_data, config.batch_size,
+                                                                                drop_last=True),
+                                                train_size=train_size)
         history, start_epoch = [], 0
 
     ensemble.to(device)
@@ -340,8 +353,9 @@ def _train(config, out, resume, progress, device, command, method_cls, spec, met
                 raise TrainingError(f"loss became {sums.first_bad()} at epoch {epoch} (by batch {b}); "
                                     "lower the learning rate (--lr) or resume from the last checkpoint")
             if progress:
+                left = eta()
                 progress(Progress("train", epoch, config.epochs, b, n_batches, sums.report(losses),
-                                  eta_seconds=eta()))
+                                  eta_seconds=left, job_eta_seconds=left))
         epoch_lr = optimizer.param_groups[0]["lr"]
         scheduler.step()
         entry = {"epoch": epoch, "lr": epoch_lr,
@@ -355,8 +369,9 @@ def _train(config, out, resume, progress, device, command, method_cls, spec, met
         ckpt.save_checkpoint(out, ensemble, dict(base_meta, epoch=epoch, history=history,
                                                  complete=epoch == config.epochs), train_state)
         if progress:
-            progress(Progress("train", epoch, config.epochs, n_batches, n_batches, {}, eta_seconds=eta(),
-                              history=entry))
+            left = eta()
+            progress(Progress("train", epoch, config.epochs, n_batches, n_batches, {}, eta_seconds=left,
+                              history=entry, job_eta_seconds=left))
     return out
 
 

@@ -193,8 +193,10 @@ def live_view() -> None:
                 "and its progress shows here.")
         return
     rows = [jobs.summary(j, executor.store.progress(j.id)) for j in all_jobs]
-    table = pd.DataFrame([{k: r[k] for k in ("name", "state", "progress", "method", "dataset", "members", "accuracy",
-                                             "transferability", "created")} for r in rows])
+    table = pd.DataFrame([{**{k: r[k] for k in ("name", "state", "progress")},
+                           "ETA (whole job)": jobs.display.duration(r["eta_seconds"]),
+                           **{k: r[k] for k in ("method", "dataset", "members", "accuracy", "transferability",
+                                                "created")}} for r in rows])
     st.dataframe(table.style.format({"accuracy": "{:.3f}", "transferability": "{:.3f}"}, na_rep="—"),  # no "None"
                  hide_index=True, width="stretch",
                  column_config={"progress": st.column_config.ProgressColumn("progress", min_value=0, max_value=1)})

@@ -13,6 +13,8 @@ def _job_row_text(r: dict) -> str:
         metrics += f" transfer {r['transferability']:.3f}"
     line = (f"{r['id']}  {r['state']:<9} {r['progress'] * 100:5.1f}%  {r['method']} {r['members']}x{r['arch']} "
             f"on {r['dataset']}  {r['name']}{metrics}")
+    if r["state"] == "running" and r.get("status"):
+        line += f"\n    {r['status']}"  # where it is, with the whole job's ETA
     return line + (f"\n    {r['error']}" if r["error"] else "")
 
 

@@ -29,8 +29,10 @@ def _tqdm_progress(desc: str):
         postfix = {}
         if p.losses.get("members"):
             postfix["loss"] = "/".join(f"{v:.3f}" for v in p.losses["members"])
-        if p.eta_seconds is not None:
-            postfix["eta"] = f"{p.eta_seconds / 60:.1f}min"
+        if p.job_eta_seconds is not None:  # the whole job: pre-training and the method's epochs
+            postfix["eta"] = f"{p.job_eta_seconds / 60:.1f}min(job)"
+        elif p.eta_seconds is not None:  # pre-training with no estimate of the method's epochs yet
+            postfix["eta"] = f"{p.eta_seconds / 60:.1f}min({p.phase})"
         if p.history:
             h = p.history
             postfix = {"acc": f"{h.get('ensemble_clean_accuracy', float('nan')):.3f}"}

@@ -66,6 +66,11 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
+def duration(seconds: float | None) -> str | None:
+    """``seconds`` as text (``1 min 05 s``), None for None (a table shows its missing-value mark)."""
+    return None if seconds is None else _duration(seconds)
+
+
 def status_text(job: Job, progress: dict | None = None) -> str:
     """One line saying where a job is, e.g. ``dverge · epoch 1/2 · batch 34/200 · ETA 1 min 05 s``
     (the whole job's ETA, :func:`whole_job_eta`, from :class:`engine.train.Progress`)."""
@@ -117,15 +122,28 @@ def _analysis_status(job: Job, progress: dict | None = None) -> str:
 
 def whole_job_eta(job: Job, last: dict) -> str:
     """The time left for the whole job. In the method's phase (the last one) that is the
-    phase's ETA; during baseline pre-training the method's epochs are not timed yet (a
-    DVERGE epoch costs several baseline epochs, depending on the machine), so the text says
-    what comes after the pre-training ETA instead of guessing it."""
+    phase's ETA; during baseline pre-training it is the pre-training's ETA plus the method's
+    epochs estimated from the pre-training's measured speed and the method's cost per batch
+    on earlier runs (``job_eta_seconds``, :mod:`engine.train_eta`). Without such a run the
+    text says what comes after the pre-training ETA instead of guessing it."""
     eta = _duration(last["eta_seconds"])
     if last["phase"] != "pretrain":
         return f"ETA {eta} (whole job)"
     epochs = job.train_config.epochs
-    return (f"pre-training ETA {eta}, then {epochs} {job.method} epoch{'s' if epochs != 1 else ''} "
-            "(timed once they start)")
+    then = f"{epochs} {job.method} epoch{'s' if epochs != 1 else ''}"
+    if last.get("job_eta_seconds") is not None:
+        return f"ETA {_duration(last['job_eta_seconds'])} (whole job: pre-training {eta}, then {then}, estimated)"
+    return f"pre-training ETA {eta}, then {then} (timed once they start)"
+
+
+def job_eta_seconds(job: Job, progress: dict | None = None) -> float | None:
+    """Seconds left for the whole job (None when not running or not known yet)."""
+    last = (progress or {}).get("last") or {}
+    if job.state != "running":
+        return None
+    if job.kind == "analysis" or last.get("phase") != "pretrain":
+        return last.get("eta_seconds")
+    return last.get("job_eta_seconds")
 
 
 def summary(job: Job, progress: dict | None = None) -> dict:
@@ -142,8 +160,7 @@ def summary(job: Job, progress: dict | None = None) -> dict:
                 "analyses": list(dict.fromkeys(i["analysis"] for i in items)),
                 "checkpoints": list(dict.fromkeys(i["checkpoint"] for i in items)),
                 "items": len(items), "items_done": len((progress or {}).get("finished", [])),
-                "eta_seconds": last.get("eta_seconds") if job.state == "running" else None,
-                "status": status_text(job, progress)}
+                "eta_seconds": job_eta_seconds(job, progress), "status": status_text(job, progress)}
     config = job.config
     last_entries = history(job)
     last = last_entries[-1] if last_entries else {}
@@ -152,5 +169,6 @@ def summary(job: Job, progress: dict | None = None) -> dict:
             "progress": round(fraction_done(job, progress), 4), "epochs_saved": len(last_entries),
             "accuracy": last.get("ensemble_clean_accuracy"), "transferability": last.get("transferability"),
             "created": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(job.created)),
-            "error": job.error, "checkpoint": job.out}
+            "error": job.error, "checkpoint": job.out,
+            "eta_seconds": job_eta_seconds(job, progress), "status": status_text(job, progress)}
 

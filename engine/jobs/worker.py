@@ -39,7 +39,8 @@ class ProgressWriter:
             if len(self.data["losses"]) > self.MAX_POINTS:
                 self.data["losses"] = self.data["losses"][::2]
         self.data["last"] = {"phase": p.phase, "epoch": p.epoch, "epochs": p.epochs, "batch": p.batch,
-                             "batches": p.batches, "eta_seconds": p.eta_seconds, "time": now,
+                             "batches": p.batches, "eta_seconds": p.eta_seconds,
+                             "job_eta_seconds": p.job_eta_seconds, "time": now,
                              "losses": {k: v for k, v in p.losses.items() if k != "members"}}
         if p.history is not None or now - self.written >= self.interval:
             self.flush()

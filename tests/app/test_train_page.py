@@ -86,9 +86,13 @@ def test_a_run_that_finishes_while_watched_is_selected_and_the_table_shows_no_no
     job = store.create(make_config("dverge", "quick"), "dverge-mine")
     # run by another executor (a Ray cluster): the local one leaves its state alone
     store.update(job.id, state="running", started=job.created, executor="ray")
+    # in baseline pre-training, with the whole job's estimate (engine/train_eta.py)
+    store.write_progress(job.id, {"last": {"phase": "pretrain", "epoch": 2, "epochs": 4, "batch": 10, "batches": 468,
+                                           "eta_seconds": 125.0, "job_eta_seconds": 1325.0, "losses": {}}})
     at = _train_page(monkeypatch, tmp_path)
     table = at.dataframe[0].value
     assert "None" not in table.astype(str).to_string() and table.loc[0, "name"] == "dverge-mine"
+    assert table.loc[0, "ETA (whole job)"] == "22 min 05 s"  # the whole job's, not the pre-training's 2 min 05 s
     assert job.out not in at.session_state["shared_ensembles"]
 
     shutil.copytree(REPO / "checkpoints" / "dverge", job.out)  # it finishes

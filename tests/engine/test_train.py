@@ -7,6 +7,7 @@ from engine import checkpoint as ckpt
 from engine.config import TrainConfig, make_config
 from engine.data import load_split
 from engine.train import Progress, TrainingError, lr_milestones, train
+from engine.train_eta import method_cost_ratio
 
 TINY = dict(dataset="fashion_mnist", arch="lenet5", members=2, epochs=2, train_subset=1024, batch_size=128,
             history_samples=20, eval_samples=200, device="cpu")
@@ -79,10 +80,24 @@ def test_resume_refuses_a_different_run(tmp_path):
 
 
 def test_dverge_without_from_pretrains_a_baseline_first(tmp_path):
-    train(TrainConfig(method="dverge", pretrain_epochs=1, **dict(TINY, epochs=1)), tmp_path)
+    seen = []
+    train(TrainConfig(method="dverge", pretrain_epochs=1, **dict(TINY, epochs=1)), tmp_path, progress=seen.append)
     assert ckpt.read_meta(tmp_path / "pretrain")["method"] == "baseline"
     meta = ckpt.read_meta(tmp_path)
     assert meta["init_from"].endswith("pretrain") and 1 <= meta["history"][0]["layer"] <= 5
+    # the whole job's ETA: during pre-training, its own ETA plus the DVERGE epoch still to come
+    # (1 epoch x 1024 // 128 batches) at the measured pre-training speed times DVERGE's cost per
+    # batch relative to a baseline batch on the shipped zoo's runs (engine/train_eta.py)
+    ratio = method_cost_ratio("dverge", "lenet5", "fashion_mnist", len(load_split("fashion_mnist", "train")))
+    assert ratio is not None and ratio > 2  # a DVERGE batch distils features: several baseline batches
+    pre = [p for p in seen if p.phase == "pretrain" and p.history is None and p.batch < p.batches]
+    assert pre and all(p.job_eta_seconds is not None for p in pre)
+    for p in pre:
+        rate = p.eta_seconds / ((p.epochs - p.epoch) * p.batches + p.batches - p.batch)
+        assert p.job_eta_seconds == pytest.approx(p.eta_seconds + 8 * rate * ratio)
+    # in the method's phase the whole job's ETA is that phase's
+    method = [p for p in seen if p.phase == "train"]
+    assert method and all(p.job_eta_seconds == p.eta_seconds for p in method)
 
 
 def test_from_checkpoint_must_match_the_run(tmp_path):
