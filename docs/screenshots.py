@@ -1,12 +1,15 @@
 """Screenshots of every page of the lab, for the README (docs/screenshots/<page>.png).
 
-    python docs/screenshots.py [--out docs/screenshots] [--width 1280 --height 860]
+    python docs/screenshots.py [--out docs/screenshots] [--width 1280 --height 860] [--check]
 
 Starts ``streamlit run app/main.py`` on a free local port with the shipped zoo, an empty
 user home and a fresh result cache (so what is shown is what a new user sees on first open:
 the shipped results), drives the system Chromium through Playwright over every page of
-``app.ui.PAGES``, waits for each page's figures, and writes one PNG per page. Needs
-``/usr/bin/chromium`` (or ``--chromium PATH``); nothing leaves 127.0.0.1.
+``app.ui.PAGES``, waits until each page has finished (the script run is over, no element is
+still a loading placeholder, and the page's figures and tables are drawn: :data:`WAIT_FOR`),
+and writes one PNG per page. ``--check`` then fails (exit 1) on a missing or blank PNG.
+Needs ``/usr/bin/chromium`` (or ``--chromium PATH``); nothing leaves 127.0.0.1.
+``.ci/run`` runs it with ``--check`` into the folder CI keeps.
 """
 from __future__ import annotations
 
@@ -23,9 +26,48 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-#: pages whose first view draws a Plotly figure (waited for before the screenshot)
-WITH_FIGURES = {"start", "transferability", "robustness", "diversity", "distill", "saliency", "decision_regions",
-                "detection", "cce_subsets"}
+PLOT = ".js-plotly-plot .main-svg"
+TABLE = "[data-testid='stDataFrame'] canvas, [data-testid='stTable'] table"
+#: what each page draws on first open with the shipped zoo (waited for before the screenshot)
+WAIT_FOR = {"start": [PLOT], "zoo": [TABLE], "leaderboard": [TABLE], "transferability": [PLOT],
+            "robustness": [PLOT], "diversity": [PLOT], "distill": [PLOT], "saliency": [PLOT],
+            "decision_regions": [PLOT], "detection": [PLOT], "cce_subsets": [PLOT],
+            # the report's analyses are not shipped yet (engine/shipped_results.py): its tables, or its button
+            "report": [f"{TABLE}, button:has-text('Compute report')"]}
+#: still loading: Streamlit's placeholders while an element's data arrives, and its status
+#: widget (the running indicator and "Stop" in the header, shown while the page script runs)
+LOADING = "[data-testid='stSkeleton']:visible, [data-testid='stStatusWidget']:visible"
+
+
+def wait_until_drawn(page, module: str, timeout_ms: int = 180_000) -> None:
+    """Wait until ``page`` shows ``module``'s finished first view: the sidebar, every element
+    of :data:`WAIT_FOR` visible, no loading placeholder left, and two animation frames with
+    nothing left to lay out (Plotly draws asynchronously after its SVG appears)."""
+    page.locator("[data-testid='stSidebarNav']").wait_for(timeout=timeout_ms)
+    for selector in WAIT_FOR.get(module, []):
+        page.locator(selector).first.wait_for(state="visible", timeout=timeout_ms)
+    deadline = time.time() + timeout_ms / 1000
+    while page.locator(LOADING).count() and time.time() < deadline:
+        page.wait_for_timeout(250)
+    if page.locator(LOADING).count():
+        raise TimeoutError(f"{module}: still loading after {timeout_ms / 1000:.0f} s")
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
+def blank_reason(path: Path, sidebar_px: int = 300) -> str | None:
+    """Why the screenshot at ``path`` is unusable (missing, or its main panel -- right of the
+    sidebar -- almost all one colour), or None when it shows something."""
+    from PIL import Image
+
+    if not path.is_file() or path.stat().st_size == 0:
+        return "missing"
+    with Image.open(path) as image:
+        main = image.convert("L").crop((sidebar_px, 0, image.width, image.height))
+    histogram = main.histogram()
+    share = max(histogram) / max(sum(histogram), 1)
+    if share > 0.995:
+        return f"blank: {share:.1%} of the main panel is one colour"
+    return None
 
 
 def _free_port() -> int:
@@ -66,6 +108,7 @@ def main(argv=None) -> int:
     parser.add_argument("--height", type=int, default=860)
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     parser.add_argument("--pages", help="comma-separated page modules (default: every page)")
+    parser.add_argument("--check", action="store_true", help="exit 1 if a page's PNG is missing or blank")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -81,17 +124,29 @@ def main(argv=None) -> int:
                 page = context.new_page()
                 for module in pages:
                     page.goto(f"{url}/{'' if module == ui.PAGES[0][0] else module}")  # the default page is at /
-                    page.locator("[data-testid='stSidebarNav']").wait_for(timeout=180_000)
-                    if module in WITH_FIGURES:
-                        page.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=180_000)
-                    page.wait_for_timeout(2500)  # let the figures finish drawing
                     path = out / f"{module}.png"
+                    started = time.time()
+                    try:
+                        wait_until_drawn(page, module)
+                    except Exception as exc:  # noqa: BLE001 - record what the page shows and go on
+                        print(f"{module}: not drawn: {exc}", file=sys.stderr, flush=True)
+                        page.screenshot(path=str(out / f"{module}.not-drawn.png"))
+                        continue
                     page.screenshot(path=str(path))
-                    print(f"{path} ({path.stat().st_size // 1024} KB)", flush=True)
+                    print(f"{path} ({path.stat().st_size // 1024} KB, drawn in {time.time() - started:.1f} s)",
+                          flush=True)
                 browser.close()
         finally:
             os.killpg(proc.pid, 15)
             proc.wait(timeout=30)
+    if args.check:
+        problems = {m: blank_reason(out / f"{m}.png") for m in pages}
+        problems = {m: why for m, why in problems.items() if why}
+        for module, why in problems.items():
+            print(f"error: screenshot of page {module}: {why}", file=sys.stderr)
+        if problems:
+            return 1
+        print(f"{len(pages)} page screenshots in {out}, none blank")
     return 0
 
 
