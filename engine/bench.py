@@ -174,8 +174,10 @@ def bench_dverge_step(arch: str = "resnet20", members: int = 3, batch_size: int 
 def profile_dverge_step(ensemble, method, batch, optimizer, layers: list[int]) -> dict:
     """Seconds per phase of one engine DVERGE step per layer, from torch.profiler's
     record_function totals: ``distill`` (every member's Eq. 1 PGD), ``cross_forward``
-    (member i on the other members' distilled images, train mode), ``backward`` and
-    ``update`` (the optimizer step)."""
+    (member i on the other members' distilled images, train mode; on CPU with several
+    threads it also holds the backward of the members run as worker tasks, see
+    :func:`engine.methods.dverge.cross_distilled_losses`), ``backward`` and ``update``
+    (the optimizer step)."""
     from torch.profiler import ProfilerActivity, profile, record_function
 
     from .methods.dverge import cross_distilled_losses, distill_all
