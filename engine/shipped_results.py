@@ -4,7 +4,8 @@ figure on first open (no "Compute" click, no minutes of waiting on a laptop CPU)
 What is shipped: the result of each request an analysis page makes on first open
 (:func:`first_view_requests`: the page's default settings, the data set's standard ε, the
 whole ε grid for the transferability slider) for the ensembles the sidebar selects by
-default (:data:`FIRST_VIEW_ENSEMBLES`). ``checkpoints/build_zoo.sh`` computes them with
+default (:data:`FIRST_VIEW_ENSEMBLES`), and every request of the Reproduction report page's
+first open (:func:`report_requests`). ``checkpoints/build_zoo.sh`` computes them with
 ``python -m engine shipped-results --build`` after packaging the zoo; they live in
 :data:`RESULTS_DIR` (``checkpoints/results/``), one entry per result, never pickle:
 
@@ -39,8 +40,17 @@ _TENSOR = "__tensor__"
 #: shipped DVERGE entry and the baseline it is compared with.
 FIRST_VIEW_ENSEMBLES = ("dverge", "baseline")
 
-#: Settings a page uses by default where they differ from the analysis config's default.
-PAGE_DEFAULTS: dict[str, dict] = {"transferability": {"samples": 200}}
+#: Settings a page uses by default where they differ from the analysis config's default
+#: (sized so that a page's first view can be built, and recomputed, on a CPU; its Settings
+#: panel and the CLI default to 500 samples). Black-box: 3 surrogates x 2 attacks (SGM needs
+#: residual blocks) x 2 losses x 9 ε = 108 transfer sets; 100 samples took ~10 min on the
+#: shared 2-core CPU at load ~10.
+PAGE_DEFAULTS: dict[str, dict] = {"transferability": {"samples": 200}, "blackbox": {"samples": 100}}
+
+#: The Reproduction report page's default test samples per analysis (``python -m engine report``
+#: defaults to 500): its first open is shipped (:func:`report_requests`), and its black-box
+#: request is then the Robustness page's (same key: one set of transfer sets for both).
+REPORT_SAMPLES = PAGE_DEFAULTS["blackbox"]["samples"]
 
 
 def first_view_requests(dataset: str = "fashion_mnist") -> list[tuple[str, dict]]:
@@ -54,16 +64,28 @@ def first_view_requests(dataset: str = "fashion_mnist") -> list[tuple[str, dict]
     eps = round(spec.attack_eps, 4)
     requests = [("transferability", dict(PAGE_DEFAULTS["transferability"], eps=e)) for e in spec.eps_grid]
     requests += [("history", {}), ("decision-region", {}), ("saliency", {}), ("distill", {}), ("diversity", {}),
-                 ("detection", {"eps": eps}), ("cce-subsets", {"eps": eps}), ("whitebox", {})]
-    # Not shipped yet: the black-box transfer analysis (Robustness page, second figure; the
-    # Report page's black-box request is the same one, engine.report.build._blackbox_config).
-    # Its defaults need 108 transfer sets (3 surrogates x 2 attacks -- SGM needs residual
-    # blocks -- x 2 losses x 9 ε); on the shared 2-core CPU at load 11-14 one set of 500
-    # samples took ~100 s and even one of 100 samples ~140 s (about 20 s of CPU each), hours
-    # in all. Add ("blackbox", {}) here and rerun `python -m engine shipped-results --build`
-    # on a machine with the time; then the Report page's requests (engine.jobs.analysis.report_items
-    # at its defaults) can be shipped the same way.
+                 ("detection", {"eps": eps}), ("cce-subsets", {"eps": eps}), ("whitebox", {}),
+                 ("blackbox", dict(PAGE_DEFAULTS["blackbox"]))]  # Robustness page, second figure
     return requests
+
+
+def report_requests(root: Path | None = None) -> list[tuple[str, str, dict]]:
+    """(checkpoint name, analysis, config) of every request the Reproduction report page
+    makes on first open (its defaults: every shipped ensemble but the seed groups'
+    further seeds, the data set's standard ε, :data:`REPORT_SAMPLES` samples, the quick
+    protocol), as :func:`engine.jobs.analysis.report_items` lists them for the page; names
+    relative to ``root`` (default: the shipped zoo)."""
+    from .jobs.analysis import report_items
+    from .seed_groups import SEEDS_DIR
+    from .zoo import list_ensembles
+
+    root = Path(root or SHIPPED)
+    found = [e for e in list_ensembles([root]) if "error" not in e and e.get("complete")
+             and Path(e["name"]).parts[0] != SEEDS_DIR]
+    if not found:
+        return []
+    items = report_items({e["name"]: e["path"] for e in found}, samples=REPORT_SAMPLES)
+    return [(str(Path(i["checkpoint"]).relative_to(root)), i["analysis"], i["config"]) for i in items]
 
 
 # --------------------------------------------------------------------------- encoding
@@ -104,10 +126,12 @@ def read_entry(path: Path) -> tuple[dict, dict]:
 # --------------------------------------------------------------------------- build and seed
 
 def build(directory: Path | None = None, *, ensembles=FIRST_VIEW_ENSEMBLES, root: Path | None = None,
-          progress: Callable[[str], None] | None = None, cache: ResultCache | None = None) -> list[Path]:
+          progress: Callable[[str], None] | None = None, cache: ResultCache | None = None,
+          report: bool = True) -> list[Path]:
     """Compute (or take from the cache) every first-view request for ``ensembles`` (names
-    under ``root``, default the shipped zoo) and write them as shipped results; entries of
-    other keys in ``directory`` (stale ones) are removed. Returns the written files."""
+    under ``root``, default the shipped zoo) and, with ``report``, the Reproduction report
+    page's first-open requests (:func:`report_requests`), and write them as shipped results;
+    entries of other keys in ``directory`` (stale ones) are removed. Returns the written files."""
     from . import analyses
     from .checkpoint import content_hash, read_meta
 
@@ -117,19 +141,22 @@ def build(directory: Path | None = None, *, ensembles=FIRST_VIEW_ENSEMBLES, root
     datasets = {name: read_meta(root / name)["dataset"] for name in ensembles}
     todo = [(name, request) for dataset in dict.fromkeys(datasets.values())
             for request in first_view_requests(dataset) for name in ensembles if datasets[name] == dataset]
+    if report:
+        todo += [(name, (analysis_name, config)) for name, analysis_name, config in report_requests(root)]
     for name, (analysis_name, config) in todo:  # cheap analyses first, every ensemble, then the slow ones
         checkpoint = root / name
-        if True:
-            analysis = analyses.get(analysis_name)
-            parsed = analyses.parse_config(analysis, config)
-            key, _ = analyses.request_key(analysis, checkpoint, parsed)
-            if progress:
-                progress(f"{name}: {analysis_name} {config}")
-            result = analyses.run(analysis_name, checkpoint, parsed, cache=cache)
-            request = {"analysis": analysis_name, "version": analysis.version, "checkpoint": name,
-                       "checkpoint_hash": content_hash(checkpoint), "config": parsed.model_dump()}
-            written.append(write_entry(directory, key, request, result))
-            keys.add(key)
+        analysis = analyses.get(analysis_name)
+        parsed = analyses.parse_config(analysis, config)
+        key, _ = analyses.request_key(analysis, checkpoint, parsed)
+        if key in keys:
+            continue  # asked for by a page and by the report
+        if progress:
+            progress(f"{name}: {analysis_name} {config}")
+        result = analyses.run(analysis_name, checkpoint, parsed, cache=cache)
+        request = {"analysis": analysis_name, "version": analysis.version, "checkpoint": name,
+                   "checkpoint_hash": content_hash(checkpoint), "config": parsed.model_dump()}
+        written.append(write_entry(directory, key, request, result))
+        keys.add(key)
     for stale in directory.glob("*"):
         if stale.suffix in (".json", ".safetensors") and stale.stem not in keys:
             stale.unlink()

@@ -6,6 +6,7 @@ from app import ui
 from engine import analyses
 from engine.evaluation.sanity import gradient_masking_warnings
 from engine.figures.robustness import robustness_figure
+from engine.shipped_results import PAGE_DEFAULTS
 
 st.title("Robustness")
 st.caption("White-box: PGD on the whole ensemble, a sample counts as robust only if every restart fails (DVERGE §4.3, "
@@ -15,7 +16,7 @@ ui.require_selection()
 st.subheader("White-box")
 white, _ = ui.show("whitebox", ui.settings(analyses.get("whitebox")), key="whitebox")
 st.subheader("Black-box transfer")
-black, _ = ui.show("blackbox", ui.settings(analyses.get("blackbox")), key="blackbox")
+black, _ = ui.show("blackbox", ui.settings(analyses.get("blackbox"), defaults=PAGE_DEFAULTS["blackbox"]), key="blackbox")
 
 if white and black:
     st.subheader("Overlaid")

@@ -217,6 +217,8 @@ def test_the_report_page_computes_its_analyses_as_one_background_job(monkeypatch
     monkeypatch.setattr("engine.zoo.SHIPPED", REPO / "checkpoints")
     at.run()
     assert not at.exception, at.exception
+    assert not [b for b in at.button if b.label.startswith("Compute report (")]  # its defaults are shipped
+    at.number_input[0].set_value(150).run()  # not shipped: to compute
     [start] = [b for b in at.button if b.label.startswith("Compute report (")]
     start.click().run()
     assert not at.exception, at.exception
@@ -225,6 +227,7 @@ def test_the_report_page_computes_its_analyses_as_one_background_job(monkeypatch
     again = _app(monkeypatch, tmp_path, "report")
     monkeypatch.setattr("engine.zoo.SHIPPED", REPO / "checkpoints")
     again.run()
+    again.number_input[0].set_value(150).run()
     assert not again.exception, again.exception
     assert not [b for b in again.button if b.label.startswith("Compute report (")]
     assert any(b.label == "Cancel" for b in again.button)

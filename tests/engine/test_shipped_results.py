@@ -30,6 +30,18 @@ def test_every_first_view_request_of_the_default_selection_is_shipped_and_curren
                    (analysis_name, name, analysis.version)
 
 
+def test_every_request_of_the_report_pages_first_open_is_shipped_and_current():
+    """The Reproduction report page at its defaults (every shipped ensemble, report ε, 100
+    samples): transferability, white-box, black-box and diversity of each, all shipped."""
+    requests = sr.report_requests()
+    assert {a for _, a, _ in requests} == {"transferability", "whitebox", "blackbox", "diversity"}
+    assert {n for n, _, _ in requests} >= {"baseline", "dverge", "trs", "igat_dverge"}
+    for name, analysis_name, config in requests:
+        analysis = analyses.get(analysis_name)
+        key, _ = analyses.request_key(analysis, REPO / "checkpoints" / name, analyses.parse_config(analysis, config))
+        assert (RESULTS / f"{key}.json").is_file(), f"{name}: {analysis_name} {config} is not shipped (or stale)"
+
+
 def test_shipped_results_are_small_and_hold_no_pickle():
     files = list(RESULTS.iterdir())
     assert {f.suffix for f in files} <= {".json", ".safetensors"}
@@ -71,7 +83,7 @@ def test_seeding_fills_an_empty_cache_with_the_same_results_and_overwrites_nothi
 
 def test_a_rebuilt_checkpoint_or_bumped_analysis_version_makes_entries_stale(tmp_path, monkeypatch):
     root = tmp_path / "zoo"
-    for name in sr.FIRST_VIEW_ENSEMBLES:
+    for name in {json.loads(p.read_text())["checkpoint"] for p in RESULTS.glob("*.json")}:  # the report's too
         shutil.copytree(REPO / "checkpoints" / name, root / name)
     # "retrain" dverge: another member file (different bytes, meta.json updated accordingly)
     meta = json.loads((root / "dverge" / "meta.json").read_text())
@@ -93,3 +105,30 @@ def test_a_rebuilt_checkpoint_or_bumped_analysis_version_makes_entries_stale(tmp
                            cache=cache) is None  # never served for the rebuilt checkpoint
     assert analyses.cached("transferability", root / "baseline", dict(sr.PAGE_DEFAULTS["transferability"], eps=0.1),
                            cache=cache) is not None
+
+
+def test_the_shipped_black_box_result_is_what_a_fresh_computation_gives():
+    """Cheaply: every transfer set is generated on its own (surrogate, attack, loss, ε, seeded
+    generator), so the request narrowed to one attack, loss and ε recomputes exactly the
+    shipped result's entry for them (3 sets of 100 samples instead of 108)."""
+    checkpoint = REPO / "checkpoints" / "dverge"
+    blackbox = analyses.get("blackbox")
+    config = analyses.parse_config(blackbox, sr.PAGE_DEFAULTS["blackbox"])
+    key, _ = analyses.request_key(blackbox, checkpoint, config)
+    _, shipped = sr.read_entry(RESULTS / f"{key}.json")
+    assert shipped["samples"] == config.samples and len(shipped["surrogates"]) == 3
+    i = shipped["eps"].index(0.1)
+    narrow = dict(sr.PAGE_DEFAULTS["blackbox"], attacks=["mdi2fgsm"], losses=["ce"], eps=[0.1])
+    fresh = _fresh("blackbox", checkpoint, narrow)  # an empty cache: nothing reused
+    assert fresh["per_attack"]["mdi2fgsm/ce"] == [shipped["per_attack"]["mdi2fgsm/ce"][i]]
+    assert fresh["clean_accuracy"] == shipped["clean_accuracy"]
+    # all-or-nothing: the overall accuracy is at most every attack's
+    for e, overall in enumerate(shipped["accuracy"]):
+        assert overall <= min(v[e] for v in shipped["per_attack"].values()) <= shipped["clean_accuracy"]
+
+
+def _fresh(name, checkpoint, config):
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return analyses.run(name, checkpoint, config, cache=ResultCache(tmp))
