@@ -30,7 +30,8 @@ def add_parsers(sub) -> None:
     p = sub.add_parser("shipped-results", help="copy the shipped zoo's precomputed analysis results into your result "
                                                "cache (--build: recompute them, for checkpoints/build_zoo.sh)")
     p.add_argument("--build", action="store_true",
-                   help="compute every first-view result of the shipped DVERGE and baseline entries and write them")
+                   help="compute every first-view result of the shipped DVERGE and baseline entries and the "
+                        "Reproduction report page's first-open results, and write them")
     p.add_argument("--dir", help="results directory (default: checkpoints/results)")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--json", action="store_true")
