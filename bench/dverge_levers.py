@@ -5,8 +5,7 @@ random CIFAR-shaped batch, 10 distillation steps.
     python bench/dverge_levers.py [--batch-size 128] [--layers 1,10,20] [--repeats 2]
 
 Rows, per layer, median wall and CPU seconds:
-  distill/out-of-place   ``distill_members`` with the ReLUs of the folded copies out of place (before)
-  distill/in-place       ``distill_members`` as shipped (in-place ReLUs)
+  distill                ``distill_members`` as shipped (for scale)
   update/plain           member forward+backward, NCHW, members one after another on all threads (before)
   update/channels-last   the same with channels-last input
   update/shipped         channels-last + members as single-threaded worker tasks (``cross_distilled_losses``)
@@ -25,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from engine.attacks import distill as distill_module  # noqa: E402
+from engine.attacks.distill import distill_members  # noqa: E402
 from engine.data import SPECS  # noqa: E402
 from engine.ensemble import Ensemble  # noqa: E402
 from engine.methods.dverge import cross_distilled_losses  # noqa: E402
@@ -44,22 +43,6 @@ def main() -> None:
                         for _ in range(3)).train()
     shape = (args.batch_size, 3, 32, 32)
     x, xs, ys = torch.rand(shape), torch.rand(shape), torch.randint(0, 10, (args.batch_size,))
-    shipped_copy = distill_module.fast_copy
-
-    def out_of_place_copy(model, device):
-        clone = shipped_copy(model, device)
-        for m in clone.modules():
-            if isinstance(m, (torch.nn.ReLU, torch.nn.LeakyReLU)):
-                m.inplace = False
-        return clone
-
-    def distill(in_place: bool, layer: int):
-        distill_module.fast_copy = shipped_copy if in_place else out_of_place_copy
-        try:
-            return distill_module.distill_members(list(ensemble.members), layer, x, xs, eps=0.07)
-        finally:
-            distill_module.fast_copy = shipped_copy
-
     def update(distilled, **options):
         cross_distilled_losses(ensemble, distilled, ys, **options).sum().backward()
         ensemble.zero_grad(set_to_none=True)
@@ -72,9 +55,8 @@ def main() -> None:
     out = {"load_average_before": [round(v, 2) for v in os.getloadavg()], "threads": torch.get_num_threads(),
            "batch_size": args.batch_size, "layers": {}}
     for layer in [int(v) for v in args.layers.split(",")]:
-        distilled = distill(True, layer)
-        rows = {"distill/out-of-place": lambda: distill(False, layer),
-                "distill/in-place": lambda: distill(True, layer),
+        distilled = distill_members(list(ensemble.members), layer, x, xs, eps=0.07)
+        rows = {"distill": lambda: distill_members(list(ensemble.members), layer, x, xs, eps=0.07),
                 "update/plain": lambda: update(distilled, channels_last=False, workers=1),
                 "update/channels-last": lambda: update(distilled, channels_last=True, workers=1),
                 "update/shipped": lambda: update(distilled)}

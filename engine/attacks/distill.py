@@ -28,7 +28,6 @@ import copy
 import math
 
 import torch
-from torch import nn
 
 from ..ensemble import attack_mode, layer_output
 from ..models import Classifier, inference_copy
@@ -87,16 +86,11 @@ def distill_together(models: list[Classifier], layer: int, target: torch.Tensor,
 
 def fast_copy(model: Classifier, device) -> Classifier:
     """The inference copy a distillation runs on: frozen, eval mode, BatchNorm folded into
-    the convolutions (the same function up to float rounding), on CPU channels-last
-    (oneDNN's native layout: no reorder around every convolution), and its ReLUs in place
-    (the same values; one activation-sized allocation and write fewer per layer, and the
-    backward of an in-place ReLU reads its output as the out-of-place one does)."""
+    the convolutions (the same function up to float rounding) and, on CPU, channels-last
+    (oneDNN's native layout: no reorder around every convolution)."""
     clone = inference_copy(model)
     if torch.device(device).type == "cpu":
         clone = clone.to(memory_format=torch.channels_last)
-    for module in clone.modules():  # no new tensor per activation; autograd's version
-        if isinstance(module, (nn.ReLU, nn.LeakyReLU)):  # check refuses any unsafe case
-            module.inplace = True
     return clone
 
 
