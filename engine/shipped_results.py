@@ -99,11 +99,26 @@ def _join(skeleton: Any, arrays: dict[str, np.ndarray]) -> Any:
     return join_arrays(skeleton, arrays, _TENSOR)
 
 
-def write_entry(directory: Path, key: str, request: dict, result: dict) -> Path:
-    """Write one shipped result (``<key>.safetensors`` first, then ``<key>.json``, atomically)."""
+def portable(value: Any, base: Path) -> Any:
+    """``value`` with every absolute path under ``base`` (the checkout) made relative to it, so a
+    shipped result names ``checkpoints/surrogate_3``, not the directory it happened to be built in."""
+    prefix = str(base.resolve()) + "/"
+    if isinstance(value, str) and value.startswith(prefix):
+        return value[len(prefix):]
+    if isinstance(value, dict):
+        return {k: portable(v, base) for k, v in value.items()}
+    if isinstance(value, list):
+        return [portable(v, base) for v in value]
+    return value
+
+
+def write_entry(directory: Path, key: str, request: dict, result: dict, base: Path | None = None) -> Path:
+    """Write one shipped result (``<key>.safetensors`` first, then ``<key>.json``, atomically);
+    paths inside the checkout ``base`` (default: the shipped zoo's parent) are stored relative."""
     from safetensors.numpy import save
 
     skeleton, arrays = _split(result)
+    skeleton = portable(skeleton, base or SHIPPED.parent)
     directory.mkdir(parents=True, exist_ok=True)
     if arrays:
         atomic_write_bytes(directory / f"{key}.safetensors", save(arrays))
@@ -155,7 +170,7 @@ def build(directory: Path | None = None, *, ensembles=FIRST_VIEW_ENSEMBLES, root
         result = analyses.run(analysis_name, checkpoint, parsed, cache=cache)
         request = {"analysis": analysis_name, "version": analysis.version, "checkpoint": name,
                    "checkpoint_hash": content_hash(checkpoint), "config": parsed.model_dump()}
-        written.append(write_entry(directory, key, request, result))
+        written.append(write_entry(directory, key, request, result, base=root.parent))
         keys.add(key)
     for stale in directory.glob("*"):
         if stale.suffix in (".json", ".safetensors") and stale.stem not in keys:

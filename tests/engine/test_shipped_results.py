@@ -51,6 +51,22 @@ def test_shipped_results_are_small_and_hold_no_pickle():
             assert f.with_suffix(".json").is_file()  # no orphan arrays
 
 
+def test_shipped_results_name_no_directory_of_the_machine_they_were_built_on():
+    for entry in RESULTS.glob("*.json"):
+        text = entry.read_text()
+        assert '"/' not in text, f"{entry.name} holds an absolute path"
+
+
+def test_paths_inside_the_checkout_are_written_relative_to_it(tmp_path):
+    base = tmp_path / "checkout"
+    result = {"surrogates": [{"path": str(base / "checkpoints" / "surrogate_3"), "name": "surrogate_3"}],
+              "elsewhere": "/data/mine", "note": "checkpoints/x"}
+    path = sr.write_entry(tmp_path / "results", "k" * 64, {"analysis": "blackbox"}, result, base=base)
+    _, back = sr.read_entry(path)
+    assert back == {"surrogates": [{"path": "checkpoints/surrogate_3", "name": "surrogate_3"}],
+                    "elsewhere": "/data/mine", "note": "checkpoints/x"}
+
+
 def test_an_entry_round_trips_arrays_strings_and_numbers(tmp_path):
     result = {"matrix": np.arange(6, dtype=np.float32).reshape(2, 3), "labels": np.array(["a", "b"]),
               "n": np.int64(3), "nested": [{"x": np.ones(2, dtype=np.uint8)}, None, "text", 0.5]}
