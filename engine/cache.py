@@ -161,20 +161,6 @@ class ResultCache:
         self.set(key, value)
         return value
 
-    def get_or_compute_many(self, keys: list[str], compute: Callable[[list[int]], list[Any]]) -> list[Any]:
-        """The values of ``keys``; ``compute(missing)`` gets the indices of the keys not
-        cached and returns their values in that order (one computation for all of them:
-        the black-box analysis attacks a whole ε grid as one batch). Counted per key."""
-        values = [self.get(key) for key in keys]
-        missing = [i for i, v in enumerate(values) if v is None]
-        self.hits += len(keys) - len(missing)
-        self.misses += len(missing)
-        if missing:
-            for i, value in zip(missing, compute(missing), strict=True):
-                self.set(keys[i], value)
-                values[i] = value
-        return values
-
     def __contains__(self, key: str) -> bool:
         return key in self._cache
 

@@ -13,13 +13,12 @@ from .pgd import default_step_size, loss_fn, pgd
 @register_attack("pgd-batched", norm="linf", backend="native",
                  description="L∞ PGD, all restarts in one batch; CE or CW loss; optional momentum")
 def pgd_batched(model, x, y, *, eps, generator=None, steps=20, step_size=None, restarts=1, random_start=True,
-                loss="ce", momentum=None, noise=None):
+                loss="ce", momentum=None):
     """L∞ PGD with all restarts in one batch, CE or CW loss, optional momentum
     (:func:`engine.attacks.pgd.pgd`; DVERGE 4.3's "PGD with momentum, three random starts"
-    is ``momentum=1.0, restarts=3``; ``noise``: the random start's uniform draws, given)."""
+    is ``momentum=1.0, restarts=3``)."""
     return pgd(model, x, y, eps=eps, step_size=default_step_size(eps, step_size), steps=steps,
-               restarts=restarts, random_start=random_start, generator=generator, loss=loss, momentum=momentum,
-               noise=noise)
+               restarts=restarts, random_start=random_start, generator=generator, loss=loss, momentum=momentum)
 
 
 @register_attack("rfgsm", norm="linf", backend="native",

@@ -98,16 +98,9 @@ def pgd(forward: Forward, x: torch.Tensor, y: torch.Tensor, *, eps: float, step_
     input diversity); the iterate itself stays untransformed. ``noise`` (optional, shaped
     like the repeated input, values in [0, 1)) replaces the random start's uniform draws,
     so a caller can give every sample its own start independently of how it batches.
-    ``eps`` and ``step_size`` may be per-sample tensors ``[batch, 1, ..., 1]`` (float32,
-    repeated over the restarts like the batch): one call then runs several budgets with
-    exactly the per-element arithmetic of separate calls (the black-box analysis attacks a
-    whole ε grid as one batch).
     """
     objective = loss_fn(loss)
     shape = x.shape
-    if restarts > 1:
-        eps, step_size = (v.repeat(restarts, *([1] * (v.dim() - 1))) if isinstance(v, torch.Tensor) else v
-                          for v in (eps, step_size))
     xr = x.detach().repeat(restarts, *([1] * (x.dim() - 1)))
     yr = y.repeat(restarts)
     if random_start:

@@ -27,14 +27,12 @@ are stored as float16 perturbations and projected back onto the ε-ball and [0, 
 loaded (rounding error < ε/1000).
 
 Speed, with the same numbers (``tests/engine/evaluation/test_blackbox.py`` compares with
-the straightforward path): every ε of a (surrogate, attack, loss) runs as *one* batched
-attack (:func:`generate_transfer_sets`). That is exact because each ε's set starts from a
-fresh generator seeded with ``seed`` and its draws never depend on ε -- PGD's uniform
-random starts (scaled by ε afterwards) and M-DI²-FGSM's resize-and-pad choices -- so the
-ε values share the draws, and every row carries its own ε and step ε/5 (float32 as
-before). The target is then only asked about samples it still classifies correctly
-under that (attack, loss) and ε: a sample counts only if *every* version is classified
-correctly (all-or-nothing), so a sample already fooled cannot change the result.
+the straightforward path): the target is only asked about samples it still classifies
+correctly under that (attack, loss) and ε -- a sample counts only if *every* version is
+classified correctly (all-or-nothing), so a sample already fooled cannot change the result.
+Each ε's transfer set is one attack of its own: attacking the whole ε grid as one batch
+(per-row ε, shared random draws) gave the same sets with 6-9x fewer calls but ran 0.79x
+as fast with 2.5x the memory on an idle 2-core CPU (bench/RESULTS.md, issue 15).
 
 Protocols (:mod:`engine.evaluation.protocols`): ``quick`` (CPU-sized: 20 iterations) and
 ``paper`` (100 iterations); both use 3 random starts and step ε/5.
@@ -47,11 +45,11 @@ import numpy as np
 import torch
 
 from ..attacks.pgd import STEP_RATIO, default_step_size
-from ..attacks.registry import EnsembleLogProbs, enforce_budget, get_attack, residual_blocks, run_attack
+from ..attacks.registry import EnsembleLogProbs, enforce_budget, residual_blocks, run_attack
 from ..cache import ResultCache, cache_key, default_cache
 from ..checkpoint import content_hash, load_checkpoint, read_meta
 from ..data import get_spec
-from ..ensemble import Ensemble, attack_mode
+from ..ensemble import Ensemble
 from ..zoo import list_ensembles
 from . import AnalysisError
 
@@ -63,8 +61,6 @@ TRANSFER_ATTACKS: dict[str, tuple[str, dict]] = {
 }
 LOSSES = ("ce", "cw")
 TRANSFER_SET_VERSION = 1  # bump when transfer-set generation changes (its numbers, not its speed)
-#: at most this many rows (samples x restarts x ε) in one batched transfer attack (bounds memory)
-MAX_ROWS = 8192
 
 
 def default_eps(dataset: str, data_dir: str | None = None) -> list[float]:
@@ -107,49 +103,6 @@ def generate_transfer_set(surrogate: Ensemble, x: torch.Tensor, y: torch.Tensor,
     return np.concatenate(deltas, axis=1)
 
 
-def generate_transfer_sets(surrogate: Ensemble, x: torch.Tensor, y: torch.Tensor, *, attack: str, loss: str,
-                           eps: list[float], steps: int, restarts: int, seed: int, batch_size: int = 250,
-                           device="cpu", max_rows: int = MAX_ROWS) -> list[np.ndarray]:
-    """:func:`generate_transfer_set` for every ε of ``eps`` (same numbers), with the ε
-    values of a sample batch attacked as one batch (in groups of at most ``max_rows``
-    rows). Each group replays the generator from the state the separate call for that ε
-    would see, and runs with per-row ε and step tensors; the random starts are drawn once
-    and shared, as the separate calls draw them identically."""
-    name, params = TRANSFER_ATTACKS[attack]
-    spec = get_attack(name)
-    params = dict(params, steps=steps, loss=loss)
-    reps = 1
-    if attack == "pgd-momentum":
-        params["restarts"] = reps = restarts
-    model = EnsembleLogProbs(surrogate)
-    generator = torch.Generator().manual_seed(seed)
-    deltas: list[list[np.ndarray]] = [[] for _ in eps]
-    for start in range(0, x.shape[0], batch_size):
-        xb, yb = x[start:start + batch_size].to(device), y[start:start + batch_size].to(device)
-        b, shape = xb.shape[0], tuple(xb.shape[1:])
-        state = generator.get_state()  # where every ε's own call would start this batch
-        per_group = max(1, max_rows // (reps * b))
-        for first in range(0, len(eps), per_group):
-            group = list(range(first, min(first + per_group, len(eps))))
-            g = len(group)
-            generator.set_state(state)
-            extra = {}
-            if params.get("random_start"):
-                draws = torch.rand((reps * b, *shape), generator=generator, device="cpu")
-                extra["noise"] = draws.view(reps, 1, b, *shape).expand(reps, g, b, *shape).reshape(reps * g * b, *shape)
-            rows = (g * b,) + (1,) * len(shape)
-            eps_rows = torch.tensor([eps[i] for i in group]).repeat_interleave(b).view(rows).to(device)
-            step_rows = torch.tensor([default_step_size(eps[i]) for i in group]).repeat_interleave(b).view(rows)
-            with attack_mode(model):
-                adv = spec.fn(model, xb.repeat(g, *([1] * len(shape))), yb.repeat(g), eps=eps_rows,
-                              generator=generator, step_size=step_rows.to(device), **params, **extra).detach()
-            adv = adv.view(adv.shape[0], g, b, *shape)
-            for j, i in enumerate(group):  # run_attack's budget enforcement, per ε
-                version = enforce_budget(spec.norm, xb, adv[:, j], eps[i])
-                deltas[i].append((version - xb).cpu().numpy().astype(np.float16))
-    return [np.concatenate(d, axis=1) for d in deltas]
-
-
 def _predict(ensemble: Ensemble, x: torch.Tensor, batch_size: int, device) -> torch.Tensor:
     with torch.no_grad():
         return torch.cat([ensemble.log_probs(x[s:s + batch_size].to(device)).argmax(-1).cpu()
@@ -188,36 +141,31 @@ def blackbox(ensemble: Ensemble, x: torch.Tensor, y: torch.Tensor, surrogates: l
         raise AnalysisError("no transfer attack can run on these surrogates: "
                             + "; ".join(f"{s['surrogate']}: {s['reason']}" for s in skipped))
     loaded: dict[str, Ensemble] = {}
-    done = 0
-    for g in range(0, len(jobs), len(eps)):  # one (surrogate, attack, loss) at a time, every ε at once
-        path, info, attack, loss = jobs[g][:4]
-        keys = [transfer_set_key(info["hash"], dataset=dataset, attack=attack, loss=loss, eps=e, steps=steps,
-                                 restarts=restarts, samples=n, seed=seed) for e in eps]
+    for done, (path, info, attack, loss, i, e) in enumerate(jobs):
+        key = transfer_set_key(info["hash"], dataset=dataset, attack=attack, loss=loss, eps=e, steps=steps,
+                               restarts=restarts, samples=n, seed=seed)
 
-        def make(missing, path=path, attack=attack, loss=loss):
+        def make(path=path, attack=attack, loss=loss, e=e):
             if path not in loaded:
                 loaded[path] = load_checkpoint(path, device)[0]
-            sets = generate_transfer_sets(loaded[path], x, y, attack=attack, loss=loss, eps=[eps[i] for i in missing],
-                                          steps=steps, restarts=restarts, seed=seed, batch_size=batch_size,
-                                          device=device)
-            return [{"delta": d} for d in sets]
+            return {"delta": generate_transfer_set(loaded[path], x, y, attack=attack, loss=loss, eps=e,
+                                                   steps=steps, restarts=restarts, seed=seed,
+                                                   batch_size=batch_size, device=device)}
 
-        for i, (e, value) in enumerate(zip(eps, cache.get_or_compute_many(keys, make))):
-            delta = torch.from_numpy(value["delta"].astype(np.float32))
-            if delta.shape[1:] != x.shape:
-                raise AnalysisError(f"cached transfer set has shape {tuple(delta.shape)}, expected [R, {tuple(x.shape)}]")
-            adv = enforce_budget("linf", x, x[None] + delta, e)
-            # all-or-nothing: only samples still correct under this (attack, loss) and ε can change anything
-            alive = per_attack[f"{attack}/{loss}"][i]
-            for version in adv:
-                index = alive.nonzero()[:, 0]
-                if len(index):
-                    alive[index] = _predict(ensemble, version[index], batch_size, device) == y[index]
-            overall[i] &= alive
-            versions += len(adv) if i == 0 else 0
-            done += 1
-            if progress:
-                progress(done, len(jobs))
+        delta = torch.from_numpy(cache.get_or_compute(key, make)["delta"].astype(np.float32))
+        if delta.shape[1:] != x.shape:
+            raise AnalysisError(f"cached transfer set has shape {tuple(delta.shape)}, expected [R, {tuple(x.shape)}]")
+        adv = enforce_budget("linf", x, x[None] + delta, e)
+        # all-or-nothing: only samples still correct under this (attack, loss) and ε can change anything
+        alive = per_attack[f"{attack}/{loss}"][i]
+        for version in adv:
+            index = alive.nonzero()[:, 0]
+            if len(index):
+                alive[index] = _predict(ensemble, version[index], batch_size, device) == y[index]
+        overall[i] &= alive
+        versions += len(adv) if i == 0 else 0
+        if progress:
+            progress(done + 1, len(jobs))
     return {"eps": list(eps), "accuracy": overall.double().mean(1).tolist(),
             "per_attack": {k: v.double().mean(1).tolist() for k, v in per_attack.items()
                            if k.split("/")[0] in {job[2] for job in jobs}},

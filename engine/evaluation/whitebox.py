@@ -52,61 +52,21 @@ def whitebox_accuracy(ensemble: Ensemble, x: torch.Tensor, y: torch.Tensor, *, e
     return int(mask.sum()) / mask.numel() if mask.numel() else 0.0
 
 
-#: at most this many rows (samples x restarts x ε) in one batched PGD of the ε grid
-MAX_ROWS = 8192
-
-
 def accuracy_vs_eps(ensemble: Ensemble, x: torch.Tensor, y: torch.Tensor, eps: list[float], *, steps: int,
-                    restarts: int, seed: int = 0, device="cpu", progress=None, batch_size: int = 500,
-                    max_rows: int = MAX_ROWS) -> list[float]:
+                    restarts: int, seed: int = 0, device="cpu", progress=None) -> list[float]:
     """White-box accuracy at every ε of the grid (one seeded generator per ε, so a
     point does not depend on which other points were requested).
 
-    The same numbers as :func:`whitebox_accuracy` per ε (up to float rounding: the batch
-    is larger), computed with the positive ε values of a sample batch attacked as one
-    PGD batch (per-row ε and step ε/5, in groups of at most ``max_rows`` rows): every ε's
-    own generator would draw the same uniform random starts for that batch (they are
-    scaled by ε afterwards), so the draws are made once and shared."""
-    attacked = [i for i, e in enumerate(eps) if e > 0]
-    correct = [[] for _ in eps]
-    generator = torch.Generator().manual_seed(seed)
-    done = 0
-    with attack_mode(ensemble):
-        for s in range(0, x.shape[0], batch_size):
-            xb, yb = x[s:s + batch_size].to(device), y[s:s + batch_size].to(device)
-            b, shape = xb.shape[0], tuple(xb.shape[1:])
-            with torch.no_grad():
-                clean = (ensemble.log_probs(xb).argmax(-1) == yb).cpu()
-            last = s + batch_size >= x.shape[0]
-            for i, e in enumerate(eps):
-                if e <= 0:
-                    correct[i].append(clean)
-                    if progress and last:
-                        done += 1
-                        progress(done, len(eps), f"clean, ε={e:g}")
-            if not attacked:
-                continue
-            draws = torch.rand((restarts * b, *shape), generator=generator, device="cpu")
-            per_group = max(1, max_rows // (restarts * b))
-            for first in range(0, len(attacked), per_group):
-                group = attacked[first:first + per_group]
-                g = len(group)
-                rows = (g * b,) + (1,) * len(shape)
-                eps_rows = torch.tensor([eps[i] for i in group]).repeat_interleave(b).view(rows).to(device)
-                step_rows = torch.tensor([default_step_size(eps[i]) for i in group]).repeat_interleave(b).view(rows)
-                noise = draws.view(restarts, 1, b, *shape).expand(restarts, g, b, *shape).reshape(-1, *shape)
-                adv = pgd(ensemble.log_probs, xb.repeat(g, *([1] * len(shape))), yb.repeat(g), eps=eps_rows,
-                          step_size=step_rows.to(device), steps=steps, restarts=restarts, noise=noise)
-                with torch.no_grad():
-                    pred = ensemble.log_probs(adv.flatten(0, 1)).argmax(-1).view(restarts, g, b)
-                ok = (pred == yb).all(0).cpu()
-                for j, i in enumerate(group):
-                    correct[i].append(ok[j])
-                if progress and last:  # per ε of the grid, as each group finishes its last batch
-                    done += g
-                    progress(done, len(eps), f"white-box PGD, ε={eps[group[-1]]:g}")
-    masks = [torch.cat(c) if c else torch.zeros(0, dtype=torch.bool) for c in correct]
-    return [int(m.sum()) / m.numel() if m.numel() else 0.0 for m in masks]
+    One attack per ε on purpose: attacking the whole grid as one batch (per-row ε) gave the
+    same numbers with 6-9x fewer calls but ran 0.71x as fast and took 1.4x the memory on
+    an idle 2-core CPU (bench/RESULTS.md, issue 15): LeNet-5 PGD is compute-bound here."""
+    accuracies = []
+    for i, e in enumerate(eps):
+        accuracies.append(whitebox_accuracy(ensemble, x, y, eps=e, steps=steps, restarts=restarts,
+                                            seed=seed, device=device))
+        if progress:
+            progress(i + 1, len(eps), f"white-box PGD, ε={e:g}")
+    return accuracies
 
 
 def resolve_protocol(protocol: str, steps: int | None, restarts: int | None) -> tuple[int, int]:
