@@ -250,9 +250,7 @@ def bench_analyses(samples: int = 100, names: list[str] | None = None, report: b
         if compare:
             result["before"] = {"revision": compare, "commit": checkout(compare, old_repo), "analyses": {}}
             result["speedup"] = {}
-            old_env = dict(os.environ)
-            if thread_policy.USER_POLICY is None:
-                old_env.pop(thread_policy.VARIABLE, None)
+            old_env = thread_policy.without_engine_choice(os.environ)  # the old revision chooses for itself
         for name in jobs:
             path = checkpoint or str(SHIPPED / CHECKPOINT_FOR.get(name, DEFAULT_CHECKPOINT))
             if compare:

@@ -1,58 +1,118 @@
-"""The thread policy of every engine process (CLI, app, background workers, Ray actors).
+"""The OpenMP wait policy of every engine process (CLI, app, job workers, Ray actors).
 
 torch's CPU operators run on an OpenMP team (libgomp, one thread per core by default).
-By default an OpenMP thread that reaches the barrier at the end of an operator *spins*
-for a while before sleeping, so that the next operator starts without a wake-up. On a
-machine whose cores are shared -- a laptop running the app, a training job and an
-analysis job at once, or a 2-core box shared by several users -- the spinning threads
-eat the cores the thread they wait for needs: every operator then ends with the
-stragglers preempted, and small-model attacks (thousands of tiny convolutions) ran ~20x
-slower with torch's 2 threads than with 1 on a loaded 2-core machine here.
+A thread that reaches the barrier at the end of an operator *spins* for a while
+(``GOMP_SPINCOUNT`` iterations, 300,000 by default) before it sleeps, so the next
+operator starts without a wake-up. Alone on its cores that is the fastest; beside
+another busy process the spinning threads eat the cores the other threads need, and
+small-model attacks (thousands of tiny operators) slow down by up to 7-11x
+(bench/RESULTS.md, ``python bench/thread_policy.py``: one black-box transfer set on the
+2-core machine, 2026-12-02):
 
-Policy: ``OMP_WAIT_POLICY=PASSIVE`` (waiting threads sleep at once) in every engine
-process unless the user set it. It changes *when* a waiting thread sleeps, never how
-work is split, so results are bit-for-bit those of the default (``python
-bench/thread_policy.py`` measures both and checks the outputs are identical). The thread
-*count* stays torch's default (one per core): on an idle machine that is the fastest,
-and the engine's attacks already run independent (member x sample chunk) tasks on one
-single-threaded worker per torch thread (:mod:`engine.parallel`).
+=========================== =================== ============= ==========================
+this process                alone (idle)        beside a      beside a spinning process
+                                                passive one
+=========================== =================== ============= ==========================
+default (spin 300,000)      1.45 s              1.59 s        10.8-16.8 s
+``GOMP_SPINCOUNT=10000``    1.37 s              2.70 s        3.6-3.9 s
+``OMP_WAIT_POLICY=PASSIVE`` 2.15 s              2.55 s        2.3-2.5 s
+=========================== =================== ============= ==========================
 
-libgomp reads the variable once, when it is loaded (``import torch``), so it is set when
-the ``engine`` package is first imported -- before any engine module imports torch --
-and is inherited by every process the engine starts (job workers, ``ray start``; Ray
-actors also get it through their runtime environment). A script that imported torch
-before the engine keeps libgomp's default; :func:`effective` says which applies.
+So the policy is chosen per process when it starts, from what it starts beside:
+
+* the CPU busy (at least half of its cores' time used, measured over 0.1 s when the
+  process starts) or, for a job worker, another job of the lab already running: ``OMP_WAIT_POLICY=PASSIVE`` (threads sleep at
+  once: never the spinning neighbour that costs the others 4-7x);
+* otherwise ``GOMP_SPINCOUNT=10000``: a short spin, as fast as the default alone, and
+  3-4x less harmful than the default when a job starts beside it later.
+
+It changes *when* a waiting thread sleeps, never how work is split: results are
+bit-for-bit those of the default (the bench checks it). A setting of the user's
+(``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT`` in the environment) is always kept; one the
+engine chose is marked (:data:`MARKER`), so a process the engine starts chooses again for
+the load at its own start instead of inheriting its parent's. libgomp reads the variables
+once, when torch loads, so the choice is made when the ``engine`` package is first
+imported (before any engine module imports torch); :func:`effective` says what applies.
 """
 from __future__ import annotations
 
 import os
 import sys
+import time
 
 VARIABLE = "OMP_WAIT_POLICY"
-POLICY = "PASSIVE"
+SPINCOUNT = "GOMP_SPINCOUNT"
+#: names of the variables the engine (not the user) set, comma-separated
+MARKER = "ROBUST_ENSEMBLES_OMP_CHOSEN"
+#: the settings for a process that starts beside other work, and for one that starts alone
+BUSY = {VARIABLE: "PASSIVE"}
+IDLE = {SPINCOUNT: "10000"}
 
 
-def apply_wait_policy(environ=None) -> str:
-    """Set ``OMP_WAIT_POLICY=PASSIVE`` in ``environ`` (default: this process's) unless the
-    user chose a policy; returns the policy in force for processes started from here."""
+def cpu_busy_fraction(window: float = 0.1) -> float | None:
+    """The fraction of all cores' time spent busy over the next ``window`` seconds
+    (``/proc/stat``; None where it cannot be read). Now, not the load average: that one
+    still counts a command that just finished for a minute."""
+    def sample():
+        with open("/proc/stat") as f:
+            values = [int(v) for v in f.readline().split()[1:]]
+        return sum(values), values[3] + (values[4] if len(values) > 4 else 0)  # total, idle + iowait
+    try:
+        total0, idle0 = sample()
+        time.sleep(window)
+        total1, idle1 = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    return 1.0 - (idle1 - idle0) / max(total1 - total0, 1)
+
+
+def busy_machine(fraction: float | None = None) -> bool:
+    """Whether another process is using at least half of the cores' time right now."""
+    fraction = cpu_busy_fraction() if fraction is None else fraction
+    return fraction is not None and fraction >= 0.5
+
+
+def apply_wait_policy(environ=None, *, busy: bool | None = None) -> str:
+    """Choose the wait policy in ``environ`` (default: this process's) unless the user set
+    one; ``busy`` overrides the load-average test (a job launcher knows that another job
+    runs). Returns :func:`describe` of the result."""
     environ = os.environ if environ is None else environ
-    environ.setdefault(VARIABLE, POLICY)
-    return environ[VARIABLE]
+    for name in filter(None, environ.pop(MARKER, "").split(",")):  # a parent engine's choice
+        environ.pop(name, None)
+    if VARIABLE in environ or SPINCOUNT in environ:
+        return describe(environ)
+    chosen = BUSY if (busy_machine() if busy is None else busy) else IDLE
+    environ.update(chosen)
+    environ[MARKER] = ",".join(chosen)
+    return describe(environ)
+
+
+def describe(environ) -> str:
+    """``PASSIVE``, ``ACTIVE``, ``spin <N>`` or ``default`` for the variables in ``environ``."""
+    if environ.get(VARIABLE):
+        return environ[VARIABLE].upper()
+    if environ.get(SPINCOUNT):
+        return f"spin {environ[SPINCOUNT]}"
+    return "default"
 
 
 def effective() -> str:
     """The wait policy this process's OpenMP runtime runs with, as far as can be told: the
-    variable's value when torch was loaded after the engine, else (torch first) the value
-    the variable had then, or ``default`` (libgomp spins for a while, then sleeps)."""
-    if not _TORCH_FIRST:
-        return os.environ.get(VARIABLE, "default").upper()
-    return (_BEFORE or "default").upper()
+    variables' values when torch was loaded after the engine, else (torch first) their
+    values then."""
+    return describe(_BEFORE if _TORCH_FIRST else os.environ)
 
 
-#: the user's own setting, if any (``bench analyses --compare`` runs the old revision
-#: without the engine's policy unless the user chose one)
-USER_POLICY = os.environ.get(VARIABLE)
+def without_engine_choice(environ: dict) -> dict:
+    """A copy of ``environ`` without the variables the engine chose (the user's stay):
+    what a process started from it gets from libgomp unless it chooses itself."""
+    environ = dict(environ)
+    for name in filter(None, environ.pop(MARKER, "").split(",")):
+        environ.pop(name, None)
+    return environ
+
+
 #: whether torch was loaded before this module (then the policy above came too late), and
-#: the variable's value at that time
+#: the variables' values at that time
 _TORCH_FIRST = "torch" in sys.modules
-_BEFORE = os.environ.get(VARIABLE)
+_BEFORE = {k: os.environ[k] for k in (VARIABLE, SPINCOUNT) if k in os.environ}

@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
+from .. import threads
 from ..config import TrainConfig
 from ..registry import Registry, UnknownName
 from .configs import _as_config
@@ -223,6 +224,9 @@ class LocalProcessExecutor(Executor):
     def _launch(self, job: Job, slot: str) -> dict:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
+        # the worker's OpenMP wait policy (engine/threads.py): it sleeps at once when another job runs
+        others = any(j.state == "running" and j.id != job.id for j in self.store.list())
+        threads.apply_wait_policy(env, busy=True if others else None)
         device = slot.split("#")[0]
         if device.startswith("cuda:"):
             env["CUDA_VISIBLE_DEVICES"] = device.split(":")[1]

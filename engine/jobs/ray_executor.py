@@ -214,8 +214,9 @@ class RayExecutor(Executor):
             if address is None:
                 address = start_local_head(self.store.root, num_cpus=self.num_cpus)
             # Workers import this checkout (shared file system, see the module docstring).
-            # ... and run with the engine's thread policy (engine/threads.py) from their first import
-            runtime_env = {"env_vars": {"PYTHONPATH": str(REPO), threads.VARIABLE: threads.apply_wait_policy()}}
+            # ... and with OpenMP threads that sleep while they wait from their first import: a
+            # cluster runs one actor per CPU, always beside others (engine/threads.py)
+            runtime_env = {"env_vars": {"PYTHONPATH": str(REPO), **threads.BUSY}}
             try:
                 ray.init(address=address, runtime_env=runtime_env, **options)
             except Exception as exc:  # noqa: BLE001 - ray raises ConnectionError, RuntimeError, ...

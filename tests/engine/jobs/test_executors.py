@@ -109,3 +109,31 @@ def test_an_invalid_config_is_rejected_before_anything_is_queued(store):
     assert store.list() == [] and not store.ensembles.exists()
     with pytest.raises(jobs.JobError, match="not a job id"):
         store.get("../../etc")
+
+
+def test_a_worker_started_beside_a_running_job_sleeps_while_it_waits(store, monkeypatch):
+    """engine/threads.py: the second of two concurrent jobs gets OMP_WAIT_POLICY=PASSIVE
+    (spinning OpenMP threads beside another job cost it 4-7x), whatever the load average."""
+    from engine import threads
+
+    launched = []
+
+    class Recorder:
+        pid = 4242
+
+        def __init__(self, args, env, **kwargs):
+            launched.append(env)
+
+        def poll(self):
+            return 0
+
+        def wait(self, timeout=None):
+            return 0
+
+    monkeypatch.setattr(jobs.executors.subprocess, "Popen", Recorder)
+    monkeypatch.setattr(threads, "busy_machine", lambda fraction=None: False)  # an idle CPU
+    executor = jobs.LocalProcessExecutor(store, max_jobs=2)
+    monkeypatch.setattr(executor, "_alive", lambda job: True)  # the recorded "worker" keeps running
+    executor.submit(tiny())
+    executor.submit(tiny())
+    assert [threads.describe(env) for env in launched] == ["spin 10000", "PASSIVE"]
