@@ -96,6 +96,29 @@ def test_cancel_keeps_finished_results_and_resume_computes_only_the_rest(store):
     assert sum(len(e["seconds_per_sample"]) for e in costs.values()) == 3
 
 
+def test_a_black_box_job_shows_a_whole_job_eta_while_its_transfer_sets_are_computed(store):
+    """Issue 14: the black-box analysis, the longest one, runs as a job whose status line
+    carries an ETA while it runs (progress per transfer set, within the first target)."""
+    surrogate = str(REPO / "checkpoints" / "surrogate_8")
+    config = fresh({"samples": 40, "steps": 10, "eps": [0.05, 0.1, 0.15], "surrogates": [surrogate]})
+    items = aj.request_items("blackbox", [BASELINE, DVERGE], config)
+    executor = jobs.LocalProcessExecutor(store)
+    job = executor.submit_analysis(items)
+    seen = []
+
+    def eta_shown(j):
+        last = store.progress(j.id).get("last") or {}
+        if j.state == "running" and last.get("eta_seconds") is not None:
+            seen.append(jobs.status_text(j, store.progress(j.id)))
+        return bool(seen) or j.state not in jobs.ACTIVE
+
+    wait_for(executor, job.id, eta_shown, timeout=300)
+    assert seen and "ETA" in seen[0], seen
+    job = wait_for(executor, job.id, lambda j: j.state not in jobs.ACTIVE, timeout=600)
+    assert job.state == "done", job.error
+    assert all(item["key"] in default_cache() for item in items)
+
+
 def test_an_item_that_fails_is_recorded_and_the_others_still_run(store):
     # a black-box "transfer" from the evaluated ensemble itself is refused: that item fails, the other lands
     items = aj.request_items("blackbox", [BASELINE], {"samples": 4, "surrogates": [BASELINE]})
