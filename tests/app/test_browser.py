@@ -76,6 +76,16 @@ def _set_number(page, label: str, value: int) -> None:
     page.wait_for_timeout(300)
 
 
+def _finished_running(page) -> None:
+    """Wait until the page's script run has ended in the browser (what Streamlit's own browser
+    tests wait for): then every element on screen is the one that run drew. A figure is
+    redrawn before the buttons under it, so a click right after it changed may still hit the
+    previous run's button (app/downloads.py makes that click download too)."""
+    from playwright.sync_api import expect
+
+    expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
+
+
 def test_train_then_explore_transferability_in_a_browser(app_url, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
@@ -111,7 +121,8 @@ def test_train_then_explore_transferability_in_a_browser(app_url, tmp_path):
         after = page.locator(".js-plotly-plot").first.inner_text()
         assert after != before  # cell values changed with ε
 
-        # 3. Export: the PNG download is a real PNG.
+        # 3. Export: the PNG download is a real PNG, of the ε on screen.
+        _finished_running(page)
         with page.expect_download(timeout=120_000) as download:
             page.get_by_role("button", name="PNG", exact=True).click()
         path = tmp_path / download.value.suggested_filename
@@ -123,6 +134,7 @@ def test_train_then_explore_transferability_in_a_browser(app_url, tmp_path):
         page.goto(app_url + "/leaderboard")
         expect(page.get_by_role("heading", name="Leaderboard")).to_be_visible()
         expect(page.locator("[data-testid='stDataFrame']").first).to_be_visible()
+        _finished_running(page)
         with page.expect_download(timeout=120_000) as download:
             page.get_by_role("button", name="CSV", exact=True).click()
         rows = download.value.path().read_text().splitlines()
