@@ -242,6 +242,11 @@ def to_csv(board: dict) -> str:
     return buffer.getvalue()
 
 
+#: what a number not computed yet reads as in the app's table and the HTML/PNG exports
+#: (CSV leaves the field empty, JSON has null)
+EMPTY_CELL = "—"
+
+
 def figure(board: dict):
     """The leaderboard as a Plotly table (PNG/HTML export)."""
     import plotly.graph_objects as go
@@ -252,7 +257,7 @@ def figure(board: dict):
     def fmt(v):
         if isinstance(v, float):
             return f"{v:.3f}"
-        return "—" if v is None else str(v)
+        return EMPTY_CELL if v is None else str(v)
 
     fig = go.Figure(go.Table(header=dict(values=headers, align="left"),
                              cells=dict(values=[[fmt(r[h]) for r in rows] for h in headers], align="left")))

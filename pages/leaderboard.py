@@ -49,7 +49,9 @@ column_config = {key: st.column_config.NumberColumn(
 column_config.update({f"{key}_std": st.column_config.NumberColumn(
     "± std", format="%.3f" if key != "train_seconds" else "%.0f",
     help=f"sample std of {titles[key]} over the seeds") for key in titles if grouped})
-st.dataframe(shown, hide_index=True, column_config=column_config, width="stretch", key="lb_table")
+# a number not computed yet is an empty cell ("—"), not the dataframe's default "None"
+st.dataframe(shown, hide_index=True, column_config=column_config, width="stretch", key="lb_table",
+             placeholder=lb.EMPTY_CELL)
 st.caption(f"L∞ ε = {board['eps']:g}, {board['samples']} test samples per analysis, AutoAttack "
            f"{board['autoattack_version']}" + (" (quick: fewer iterations, labelled)" if quick else "")
            + ". Within-ensemble transferability and training cost: lower is better."
@@ -70,7 +72,7 @@ with st.expander("Where each number comes from"):
                                 "command": src.get("command") or src.get("from"),
                                 "error": row["errors"].get(key)}
                                for row in board["rows"] for key, src in row["sources"].items()]),
-                 hide_index=True, width="stretch", key="lb_sources")
+                 hide_index=True, width="stretch", key="lb_sources", placeholder="")
 
 missing = board["missing"]
 executor = jobs.get_executor()

@@ -163,6 +163,23 @@ def test_leaderboard_page_computes_missing_numbers_and_shows_a_row_per_ensemble(
     assert table["pgd"].notna().all() and (table["pgd"] <= table["clean_accuracy"]).all()
 
 
+def test_the_leaderboard_shows_numbers_not_computed_yet_as_empty_cells_not_none(monkeypatch, tmp_path):
+    """Nothing computed yet: the table's number cells are empty. Streamlit draws a missing
+    value as the text "None" unless the table says otherwise (its ``placeholder``)."""
+    from engine.leaderboard import EMPTY_CELL
+
+    home = tmp_path / "home"
+    shutil.copytree(REPO / "checkpoints" / "baseline", home / "ensembles" / "baseline")
+    at = _app(monkeypatch, home, "leaderboard").run()
+    assert not at.exception, at.exception
+    table, sources = at.dataframe  # the board, then "Where each number comes from"
+    assert table.value["pgd"].isna().all()  # there are empty cells to draw
+    assert table.proto.HasField("placeholder") and table.proto.placeholder == EMPTY_CELL
+    assert EMPTY_CELL in ("", "—")
+    assert sources.value["error"].isna().all()  # its error column is empty unless a number failed
+    assert sources.proto.HasField("placeholder") and sources.proto.placeholder in ("", EMPTY_CELL)
+
+
 def test_a_long_analysis_runs_as_a_background_job_and_the_page_draws_its_result(monkeypatch, tmp_path):
     """Robustness page on two shipped ensembles (user copies), empty result cache: the
     white-box analysis (no measured cost yet) states that its time is not known, runs as a

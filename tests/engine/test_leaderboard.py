@@ -51,6 +51,20 @@ def test_rows_come_from_cached_analyses_and_name_their_source(zoo, tmp_path):
     assert not (tmp_path / "board.xlsx").exists()
 
 
+def test_exported_html_and_png_show_numbers_not_computed_yet_as_empty_cells_and_csv_as_empty_fields(zoo, tmp_path):
+    from engine.leaderboard import EMPTY_CELL, export_bytes, figure
+
+    for grouped in (False, True):  # with seed groups, every column has a "_std" twin
+        board = leaderboard({"dataset": "fashion_mnist", "samples": 8, "seed_groups": grouped}, cached_only=True,
+                            roots=[zoo], cache=ResultCache(tmp_path / "cache"), columns=COLUMNS)
+        assert [r["pgd"] for r in board["rows"]] == [None, None]
+        cells = [str(v) for column in figure(board).data[0].cells.values for v in column]  # the HTML and PNG table
+        assert "None" not in cells and cells.count(EMPTY_CELL) >= 2, cells
+        assert "None" not in export_bytes(board, "html").decode()
+        parsed = list(csv.DictReader(io.StringIO(to_csv(board))))
+        assert [r["pgd"] for r in parsed] == ["", ""]
+
+
 @pytest.fixture(scope="module")
 def seeded_zoo(tmp_path_factory):
     """dverge with its shipped seeds 1 and 2, and the 5-member surrogate (a group of one)."""
