@@ -77,13 +77,9 @@ def entry_label(e: dict) -> str:
 
 def group_sizes(entries: list[dict]) -> dict[str, int]:
     """{path of the entry that stands for its seed group: the group's size} over ``entries``
-    (:func:`engine.seed_groups.collapse`: the lowest seed of each configuration)."""
-    return _group_sizes(tuple(e["path"] for e in entries))
-
-
-@st.cache_data(ttl=5, show_spinner=False)
-def _group_sizes(paths: tuple[str, ...]) -> dict[str, int]:  # reads every meta.json: at most every 5 s, as zoo()
-    return {g["path"]: len(g["group"]) for g in seed_groups.collapse([{"path": p} for p in paths])}
+    (:func:`engine.seed_groups.collapse`: the lowest seed of each configuration). Reads no
+    file: :func:`zoo`'s entries carry the meta.json the listing loaded."""
+    return {g["path"]: len(g["group"]) for g in seed_groups.collapse(entries)}
 
 
 def sidebar_label(e: dict, seeds: int) -> str:

@@ -132,12 +132,14 @@ def collapse(entries: list[dict]) -> list[dict]:
     of a shipped recipe) starts another group, so it stays listed. The order is the order of
     the representatives in ``entries``; unreadable entries and imported checkpoints (no
     training config) stay entries of their own. What the sidebar and the leaderboard list
-    by default, so that ``checkpoints/seeds/<name>/seed<N>`` do not crowd the lists."""
+    by default, so that ``checkpoints/seeds/<name>/seed<N>`` do not crowd the lists.
+    An entry's ``meta`` (the listing's copy of its meta.json) is used as is; only entries
+    without one (e.g. ``{"path": ...}``) read theirs."""
     by_key: dict[str, list[list[tuple[int, int | None]]]] = {}
     groups: list[list[tuple[int, int | None]]] = []
     for index, entry in enumerate(entries):
         try:
-            meta = read_meta(entry["path"]) if "error" not in entry else None
+            meta = None if "error" in entry else entry["meta"] if "meta" in entry else read_meta(entry["path"])
         except CheckpointError:
             meta = None
         if meta is None or not isinstance(meta.get("config"), dict):

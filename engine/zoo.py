@@ -40,7 +40,8 @@ def list_ensembles(roots: list[Path] | None = None) -> list[dict]:
                              members=meta["members"], epoch=meta.get("epoch"), complete=meta.get("complete"),
                              accuracy=last.get("ensemble_clean_accuracy"),
                              transferability=last.get("transferability"), transfer_eps=last.get("transfer_eps"),
-                             transfer_samples=last.get("transfer_samples"), history=meta.get("history", []))
+                             transfer_samples=last.get("transfer_samples"), history=meta.get("history", []),
+                             meta=meta)  # the whole meta.json, so that e.g. seed_groups.collapse need not read it again
             found.append(entry)
     return found
 

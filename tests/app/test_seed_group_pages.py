@@ -90,7 +90,6 @@ def seeded_zoo(monkeypatch, tmp_path):
     monkeypatch.setenv("ROBUST_ENSEMBLES_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr("engine.zoo.SHIPPED", shipped)
     ui.zoo.clear()
-    ui._group_sizes.clear()
     return shipped
 
 

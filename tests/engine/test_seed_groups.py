@@ -75,6 +75,20 @@ def test_a_zoo_listing_collapses_to_one_entry_per_seed_group_standing_for_its_lo
     assert [order.index(e["path"]) for e in listed.values()] == sorted(order.index(e["path"]) for e in listed.values())
 
 
+def test_collapse_uses_the_meta_the_zoo_listing_loaded_and_reads_no_file(monkeypatch):
+    from engine.zoo import list_ensembles
+
+    entries = [e for e in list_ensembles([SHIPPED]) if "error" not in e]
+    expected = seed_groups.collapse([{"path": e["path"]} for e in entries])  # entries without meta read theirs
+
+    def no_read(path):
+        raise AssertionError(f"collapse read {path}/meta.json again")
+
+    monkeypatch.setattr(seed_groups, "read_meta", no_read)
+    assert [(e["path"], e["group"], e["seeds"]) for e in seed_groups.collapse(entries)] == \
+        [(e["path"], e["group"], e["seeds"]) for e in expected]
+
+
 def test_collapse_keeps_unreadable_and_imported_entries_as_their_own(tmp_path):
     broken = _copy(SHIPPED / "baseline", tmp_path / "broken")
     (broken / "meta.json").write_text("{")
