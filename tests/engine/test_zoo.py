@@ -95,6 +95,7 @@ def test_the_shipped_zoo_has_every_method_and_the_surrogates():
         assert meta["packaged"]["recipe"] == "checkpoints/build_zoo.sh"
         assert not (zoo.SHIPPED / e["name"] / "train_state.pt").exists()
     total = sum(f.stat().st_size for f in zoo.SHIPPED.rglob("*") if f.is_file())
-    # small enough to clone and to carry to a GPU machine: 17 LeNet-5 ensembles, the seed groups
-    # (checkpoints/seeds/) and the shipped first-view results (checkpoints/results/)
-    assert total < 16 * 2**20
+    # small enough to clone and to carry to a GPU machine (64 MiB with the code): 17 LeNet-5
+    # ensembles, the seed groups (seeds 1 and 2 of the 13 methods, checkpoints/seeds/) and the
+    # shipped first-view results (checkpoints/results/): 18.1 MiB
+    assert total < 20 * 2**20
