@@ -54,7 +54,7 @@ else:
             r[f"transferability (ε={eps:g}, n={n})"] = r.pop("transferability")
             del r["transfer_eps"], r["transfer_samples"]
             r["shipped"] = r.pop("shipped")
-    st.dataframe(rows, hide_index=True, width="stretch",
+    st.dataframe(rows, hide_index=True, width="stretch", placeholder="—",  # not measured: "—", not "None"
                  column_config={"accuracy": st.column_config.NumberColumn("clean accuracy", format="%.3f"),
                                 "transfer_eps": "transferability ε", "transfer_samples": "transferability n"})
     st.caption(f"Shipped ensembles come with the product; yours live in `{ensembles_dir()}`. "

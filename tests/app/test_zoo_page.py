@@ -24,3 +24,20 @@ def test_zoo_lists_a_trained_ensemble(monkeypatch, tmp_path, quick_baseline):
     at = _app(monkeypatch, tmp_path)
     assert not at.exception
     assert at.dataframe[0].value["method"].tolist() == ["baseline"]
+
+
+def test_a_number_an_ensemble_has_not_measured_is_an_empty_cell_not_none(monkeypatch, tmp_path):
+    """An imported checkpoint has no training history: its accuracy and transferability cells
+    are "—" (Streamlit draws a missing value as the text "None" unless told otherwise)."""
+    import json
+
+    target = tmp_path / "ensembles" / "imported"
+    shutil.copytree(REPO / "checkpoints" / "baseline", target)
+    meta = json.loads((target / "meta.json").read_text())
+    meta["history"] = []
+    (target / "meta.json").write_text(json.dumps(meta))
+    at = _app(monkeypatch, tmp_path)
+    assert not at.exception, at.exception
+    table = at.dataframe[0]
+    assert table.value["accuracy"].isna().all()  # there is an empty cell to draw
+    assert table.proto.HasField("placeholder") and table.proto.placeholder == "—"
