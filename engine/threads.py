@@ -21,8 +21,9 @@ default (spin 300,000)      1.45 s              1.59 s        10.8-16.8 s
 So the policy is chosen per process when it starts, from what it starts beside:
 
 * the CPU busy (at least half of its cores' time used, measured over 0.1 s when the
-  process starts) or, for a job worker, another job of the lab already running: ``OMP_WAIT_POLICY=PASSIVE`` (threads sleep at
-  once: never the spinning neighbour that costs the others 4-7x);
+  process starts) or, for a job worker, another job of the lab already running (its
+  launcher decides, :data:`DECIDED`): ``OMP_WAIT_POLICY=PASSIVE`` (threads sleep at once:
+  never the spinning neighbour that costs the others 4-7x);
 * otherwise ``GOMP_SPINCOUNT=10000``: a short spin, as fast as the default alone, and
   3-4x less harmful than the default when a job starts beside it later.
 
@@ -44,6 +45,9 @@ VARIABLE = "OMP_WAIT_POLICY"
 SPINCOUNT = "GOMP_SPINCOUNT"
 #: names of the variables the engine (not the user) set, comma-separated
 MARKER = "ROBUST_ENSEMBLES_OMP_CHOSEN"
+#: set by a launcher that decided for the process it starts: that process keeps the
+#: choice (its own children choose again)
+DECIDED = "ROBUST_ENSEMBLES_OMP_DECIDED"
 #: the settings for a process that starts beside other work, and for one that starts alone
 BUSY = {VARIABLE: "PASSIVE"}
 IDLE = {SPINCOUNT: "10000"}
@@ -74,17 +78,35 @@ def busy_machine(fraction: float | None = None) -> bool:
 
 def apply_wait_policy(environ=None, *, busy: bool | None = None) -> str:
     """Choose the wait policy in ``environ`` (default: this process's) unless the user set
-    one; ``busy`` overrides the load-average test (a job launcher knows that another job
-    runs). Returns :func:`describe` of the result."""
+    one or the launcher of this process decided it (:func:`decide_for_child`); ``busy``
+    replaces the measurement. Returns :func:`describe` of the result."""
     environ = os.environ if environ is None else environ
-    for name in filter(None, environ.pop(MARKER, "").split(",")):  # a parent engine's choice
-        environ.pop(name, None)
+    if environ.pop(DECIDED, None):
+        return describe(environ)
+    _forget_engine_choice(environ)
     if VARIABLE in environ or SPINCOUNT in environ:
         return describe(environ)
     chosen = BUSY if (busy_machine() if busy is None else busy) else IDLE
     environ.update(chosen)
     environ[MARKER] = ",".join(chosen)
     return describe(environ)
+
+
+def decide_for_child(environ: dict, *, busy: bool | None) -> str:
+    """Choose in ``environ`` for the process about to start with it (a job launcher knows
+    whether another job runs: ``busy``; None measures now), and make that process keep the
+    choice rather than measure again at its start."""
+    policy = apply_wait_policy(environ, busy=busy)
+    if MARKER in environ:
+        environ[DECIDED] = "1"
+    return policy
+
+
+def _forget_engine_choice(environ) -> None:
+    """Remove the variables an engine process chose (a parent's choice), keeping the user's."""
+    for name in filter(None, environ.pop(MARKER, "").split(",")):
+        environ.pop(name, None)
+    environ.pop(DECIDED, None)
 
 
 def describe(environ) -> str:
@@ -107,8 +129,7 @@ def without_engine_choice(environ: dict) -> dict:
     """A copy of ``environ`` without the variables the engine chose (the user's stay):
     what a process started from it gets from libgomp unless it chooses itself."""
     environ = dict(environ)
-    for name in filter(None, environ.pop(MARKER, "").split(",")):
-        environ.pop(name, None)
+    _forget_engine_choice(environ)
     return environ
 
 

@@ -226,7 +226,7 @@ class LocalProcessExecutor(Executor):
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
         # the worker's OpenMP wait policy (engine/threads.py): it sleeps at once when another job runs
         others = any(j.state == "running" and j.id != job.id for j in self.store.list())
-        threads.apply_wait_policy(env, busy=True if others else None)
+        threads.decide_for_child(env, busy=True if others else None)
         device = slot.split("#")[0]
         if device.startswith("cuda:"):
             env["CUDA_VISIBLE_DEVICES"] = device.split(":")[1]

@@ -59,3 +59,17 @@ def test_chosen_when_the_engine_is_imported_before_torch():
     assert _policy_of_a_fresh_engine_process(GOMP_SPINCOUNT="7", **{threads.MARKER: "GOMP_SPINCOUNT"}) \
         in ("PASSIVE", "spin 10000")
     assert _policy_of_a_fresh_engine_process(GOMP_SPINCOUNT="7") == "spin 7"
+
+
+def test_a_job_worker_keeps_the_choice_its_launcher_made_for_it():
+    """The executor decides for a worker it starts beside another job (busy=True) or alone:
+    the worker keeps that choice instead of measuring again; its own children choose again."""
+    for busy, expected in ((True, "PASSIVE"), (False, "spin 10000")):
+        env = threads.without_engine_choice({k: v for k, v in os.environ.items()
+                                             if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")})
+        threads.decide_for_child(env, busy=busy)
+        code = ("import os, engine, torch; from engine import threads; "
+                "print(threads.effective(), threads.DECIDED in os.environ)")
+        out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
+                             check=True).stdout.strip()
+        assert out == f"{expected} False"
