@@ -60,6 +60,15 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
+def problems(exc: ValidationError) -> str:
+    """A pydantic validation failure as one line: ``field: message; ...`` (what the CLI's
+    ``error:`` line and the app show; pydantic's own text spans several lines)."""
+    def message(error) -> str:
+        msg = error["msg"].removeprefix("Value error, ")
+        return f"{'.'.join(map(str, error['loc']))}: {msg}" if error["loc"] else msg
+    return "; ".join(message(e) for e in exc.errors())
+
+
 class TrainConfig(BaseModel):
     """Everything that determines a training run."""
 
@@ -123,7 +132,7 @@ class TrainConfig(BaseModel):
         try:
             parsed = method.Params(**self.method_params)
         except ValidationError as exc:
-            raise ValueError(f"invalid hyperparameters for {self.method}: {exc}") from None
+            raise ValueError(f"invalid hyperparameters for {self.method}: {problems(exc)}") from None
         self.method_params = parsed.model_dump(exclude_none=True)
         return self
 

@@ -68,14 +68,16 @@ def seed_dir(out: str | Path, seed: int) -> Path:
 
 def _train_one(args, given: dict, out: Path, desc: str) -> dict:
     from ..checkpoint import read_meta
-    from ..config import make_config
+    from ..config import make_config, problems
     from ..train import train
 
     given = dict(given)
     try:
         config = make_config(given.pop("method"), given.pop("preset", None), **given)
-    except (ValidationError, ValueError) as exc:
-        raise CLIError(f"invalid training configuration:\n{exc}") from None
+    except ValidationError as exc:
+        raise CLIError(f"invalid training configuration: {problems(exc)}") from None
+    except ValueError as exc:
+        raise CLIError(f"invalid training configuration: {exc}") from None
     out = train(config, out, resume=args.resume, progress=None if args.quiet else _tqdm_progress(desc),
                 command=shlex.join(["python", "-m", "engine", *sys.argv[1:]]))
     meta = read_meta(out)

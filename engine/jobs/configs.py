@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..config import TrainConfig, make_config
+from ..config import TrainConfig, make_config, problems
 from .store import JobError
 
 
@@ -22,8 +22,7 @@ def build_config(method: str, preset: str | None = "quick", **fields: Any) -> Tr
     except TrainingError as exc:
         raise JobError(str(exc)) from None
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors())
-        raise JobError(f"invalid training configuration: {problems}") from None
+        raise JobError(f"invalid training configuration: {problems(exc)}") from None
     except ValueError as exc:
         raise JobError(f"invalid training configuration: {exc}") from None
 
