@@ -22,7 +22,9 @@ def ce_input_grad(w: torch.Tensor, x: torch.Tensor, y: torch.Tensor, batch: int)
     return (p - F.one_hot(y, w.shape[0]).float()) @ w / batch
 
 
-def expected_trs(ws, x, y, x_smooth, y_smooth):
+def expected_trs(ws, x, y, x_smooth, y_smooth, smoothness="paper"):
+    """(per-member CE, L_sim, L_smooth) by hand. L_smooth "paper": mean over members and rows
+    of the per-sample ‖∇ₓ CE(x_b, y_b)‖₂; "code": 2·mean_b ‖∇ₓ(batch-mean CE)_b‖²."""
     b, n_clean = len(x), len(x) - len(x_smooth)
     ces = [F.cross_entropy(x @ w.T, y).item() for w in ws]
     grads = [ce_input_grad(w, x, y, b) for w in ws]
@@ -32,7 +34,10 @@ def expected_trs(ws, x, y, x_smooth, y_smooth):
     magnitudes = []
     for w, g in zip(ws, grads):
         rows = torch.cat([g[:n_clean], ce_input_grad(w, x_smooth, y_smooth, b)])
-        magnitudes.append(2 * sum(float(r @ r) for r in rows) / b)
+        if smoothness == "paper":
+            magnitudes.append(sum(float((r * b).norm()) for r in rows) / b)  # r carries 1/b
+        else:
+            magnitudes.append(2 * sum(float(r @ r) for r in rows) / b)
     return ces, similarity, sum(magnitudes) / len(magnitudes)
 
 
@@ -42,15 +47,35 @@ def affine_ensemble(seed=0, k=3, classes=3, dims=4):
     return ws, Ensemble([Affine(w.tolist()) for w in ws])
 
 
-def test_trs_terms_match_hand_computed_gradients():
+@pytest.mark.parametrize("smoothness", ["paper", "code"])
+def test_trs_terms_match_hand_computed_gradients(smoothness):
     ws, ens = affine_ensemble()
     x, y = torch.rand(6, 4), torch.tensor([0, 1, 2, 0, 1, 2])
     x_smooth = torch.rand(3, 4)
-    per_member, sim, smooth = trs_terms(ens, x, y, x_smooth, y[3:])
-    ces, e_sim, e_smooth = expected_trs(ws, x, y, x_smooth, y[3:])
+    per_member, sim, smooth = trs_terms(ens, x, y, x_smooth, y[3:], smoothness)
+    ces, e_sim, e_smooth = expected_trs(ws, x, y, x_smooth, y[3:], smoothness)
     assert per_member.tolist() == pytest.approx(ces, rel=1e-5)
     assert sim.item() == pytest.approx(e_sim, rel=1e-5)
     assert smooth.item() == pytest.approx(e_smooth, rel=1e-5)
+
+
+def test_trs_paper_smoothness_does_not_depend_on_the_batch_size_and_the_code_form_scales_with_its_inverse_square():
+    # the same rows, once alone and once repeated 4 times: the per-sample norm is unchanged,
+    # the code's squared norm of the batch-mean CE's gradient drops 16-fold
+    ws, ens = affine_ensemble(seed=2)
+    x, y = torch.rand(2, 4), torch.tensor([0, 2])
+    x4, y4 = x.repeat(4, 1), y.repeat(4)
+    def smooth(xs, ys, form):  # the second half "perturbed" to itself: L_smooth over the batch as is
+        return trs_terms(ens, xs, ys, xs[len(xs) // 2:], ys[len(ys) // 2:], form)[2].item()
+
+    paper = [smooth(x, y, "paper"), smooth(x4, y4, "paper")]
+    code = [smooth(x, y, "code"), smooth(x4, y4, "code")]
+    assert paper[0] == pytest.approx(paper[1], rel=1e-5)
+    assert code[0] == pytest.approx(16 * code[1], rel=1e-5)
+
+
+def test_trs_defaults_to_the_papers_smoothness_form():
+    assert METHODS["trs"].Params().smoothness == "paper"
 
 
 def test_trs_similarity_term_is_zero_for_orthogonal_and_one_for_opposite_gradients():
