@@ -21,7 +21,7 @@ from engine.zoo import SHIPPED
 
 N = 500
 # Measured on the shipped zoo (PGD-20, these 500 images; transferability at ε = 0.1 on 500
-# images all members classify correctly): TRS 0.061 vs baseline 0.455; white-box at
+# images all members classify correctly): TRS 0.048 vs baseline 0.455; white-box at
 # ε = 0.1: igat_adp 0.454 vs adp 0.168 (+0.29), igat_dverge 0.500 vs dverge 0.362 (+0.14);
 # TRS vs baseline: 0.580 vs 0.490 at ε = 0.05 (+0.09), 0.332 vs 0.188 at ε = 0.1 (+0.14),
 # and on seeds 1-2 of both +0.09-0.10 and +0.17-0.18.
