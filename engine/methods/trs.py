@@ -51,9 +51,10 @@ LeNet-5 (no BatchNorm, no dropout).
 Why "paper" is the default (measured on the quick preset, 3 seeds each, PGD-20 on the
 effect test's 500 images; baseline seeds 0-2 for comparison): "code" trains an ensemble whose
 white-box accuracy is level with or below the baseline's at every ε (ε = 0.05: 0.468-0.496
-vs 0.478-0.490; ε = 0.1: 0.15-0.18 vs 0.16-0.19), so the paper's white-box claim cannot show; "paper" with the same λb = 2.5 keeps the transferability
-cut (0.04-0.05 vs 0.46-0.55 at ε = 0.1) and gains white-box accuracy from ε = 0.03 up
-(ε = 0.05: 0.580 on all 3 seeds vs 0.478-0.490; ε = 0.1: 0.33-0.35 vs 0.16-0.19), paying
+vs 0.478-0.490; ε = 0.1: 0.15-0.18 vs 0.16-0.19), so the paper's white-box claim cannot
+show; "paper" with the same λb = 2.5 keeps the transferability cut (0.04-0.05 vs 0.46-0.55
+at ε = 0.1) and gains white-box accuracy from ε = 0.03 up
+(ε = 0.05: 0.578-0.580 on the 3 seeds vs 0.478-0.490; ε = 0.1: 0.33-0.35 vs 0.16-0.19), paying
 ~3 points of clean accuracy (0.84 vs 0.87), so at ε ≤ 0.02 it is level or below. Standard
 AutoAttack at ε = 0.05 (200 images) confirms the gain is not gradient masking: 0.565 vs
 0.475, Square breaking nothing that APGD left. λb = 2.5 is the authors' value for the other
@@ -82,8 +83,8 @@ class TRSParams(Params):
                                     "(default: the data set's attack ε, 0.03 on CIFAR-10)")
     delta_steps: int = Field(6, ge=0, le=100, description="PGD steps (of δ/3) maximizing the gradient magnitude")
     smoothness: Literal["paper", "code"] = Field(
-        "paper", description="L_smooth's magnitude: 'code' = the authors' code, 2·mean_b ‖∇ₓ(batch-mean CE)_b‖²; "
-        "'paper' = the paper's mean_b ‖∇ₓ CE(x_b, y_b)‖₂ (per-sample gradient, not squared)")
+        "paper", description="L_smooth's magnitude: 'paper' = the paper's mean_b ‖∇ₓ CE(x_b, y_b)‖₂ "
+        "(per-sample gradient, not squared); 'code' = the authors' code, 2·mean_b ‖∇ₓ(batch-mean CE)_b‖²")
 
 
 def gradient_magnitude(grads: torch.Tensor) -> torch.Tensor:
