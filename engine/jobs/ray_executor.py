@@ -100,6 +100,23 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def ensure_auth_token(ray_cli: str, env: dict, timeout: float = 120.0) -> None:
+    """Create the user's Ray token (``~/.ray/auth_token``) if there is none yet, so that a
+    token-authenticated head starts on a machine that never ran Ray (``ray start`` there
+    fails: "no authentication token was found"). An existing token is never replaced
+    (``ray get-auth-token --generate`` only writes when none exists); the token it prints
+    is discarded."""
+    try:
+        done = subprocess.run([ray_cli, "get-auth-token", "--generate"], env=env, capture_output=True, text=True,
+                              timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise JobError(f"could not create a Ray authentication token: {exc}") from None
+    if done.returncode != 0:
+        tail = (done.stderr or "").strip().splitlines()[-2:]
+        raise JobError("could not create a Ray authentication token (ray get-auth-token --generate): "
+                       + " | ".join(tail))
+
+
 def start_local_head(store_root: Path, num_cpus: int | None = None, timeout: float = 120.0) -> str:
     """``ray start --head`` (no dashboard, token authentication), recorded in
     ``store_root/ray-head.json`` as ``127.0.0.1:PORT``; returns that address. The instance
@@ -111,6 +128,8 @@ def start_local_head(store_root: Path, num_cpus: int | None = None, timeout: flo
     port = _free_port()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p),
                RAY_USAGE_STATS_ENABLED="0")
+    if env.get("RAY_AUTH_MODE") == "token":
+        ensure_auth_token(ray_cli, env, timeout)
     command = [ray_cli, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}",
                "--include-dashboard=false", "--disable-usage-stats"]
     if num_cpus is not None:
