@@ -100,21 +100,25 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _ray_cli(ray_cli: str, args: list[str], env: dict, timeout: float, what: str) -> None:
+    """Run ``ray ARGS``; a failure is a :class:`JobError` naming ``what`` and the last lines
+    Ray printed."""
+    try:
+        done = subprocess.run([ray_cli, *args], env=env, capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise JobError(f"could not {what}: {exc}") from None
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+        raise JobError(f"could not {what} (ray {' '.join(args[:2])}): " + " | ".join(tail))
+
+
 def ensure_auth_token(ray_cli: str, env: dict, timeout: float = 120.0) -> None:
     """Create the user's Ray token (``~/.ray/auth_token``) if there is none yet, so that a
     token-authenticated head starts on a machine that never ran Ray (``ray start`` there
     fails: "no authentication token was found"). An existing token is never replaced
     (``ray get-auth-token --generate`` only writes when none exists); the token it prints
     is discarded."""
-    try:
-        done = subprocess.run([ray_cli, "get-auth-token", "--generate"], env=env, capture_output=True, text=True,
-                              timeout=timeout)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise JobError(f"could not create a Ray authentication token: {exc}") from None
-    if done.returncode != 0:
-        tail = (done.stderr or "").strip().splitlines()[-2:]
-        raise JobError("could not create a Ray authentication token (ray get-auth-token --generate): "
-                       + " | ".join(tail))
+    _ray_cli(ray_cli, ["get-auth-token", "--generate"], env, timeout, "create a Ray authentication token")
 
 
 def start_local_head(store_root: Path, num_cpus: int | None = None, timeout: float = 120.0) -> str:
@@ -130,17 +134,11 @@ def start_local_head(store_root: Path, num_cpus: int | None = None, timeout: flo
                RAY_USAGE_STATS_ENABLED="0")
     if env.get("RAY_AUTH_MODE") == "token":
         ensure_auth_token(ray_cli, env, timeout)
-    command = [ray_cli, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}",
-               "--include-dashboard=false", "--disable-usage-stats"]
+    args = ["start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--include-dashboard=false",
+            "--disable-usage-stats"]
     if num_cpus is not None:
-        command.append(f"--num-cpus={num_cpus}")
-    try:
-        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise JobError(f"could not start a local Ray instance: {exc}") from None
-    if done.returncode != 0:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-        raise JobError("could not start a local Ray instance (ray start --head): " + " | ".join(tail))
+        args.append(f"--num-cpus={num_cpus}")
+    _ray_cli(ray_cli, args, env, timeout, "start a local Ray instance")
     address = f"127.0.0.1:{port}"
     atomic_write_json(Path(store_root) / HEAD_FILE, {"address": address, "started": time.time()})
     return address
