@@ -60,9 +60,13 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
-def problems(exc: ValidationError) -> str:
-    """A pydantic validation failure as one line: ``field: message; ...`` (what the CLI's
-    ``error:`` line and the app show; pydantic's own text spans several lines)."""
+def problems(exc: ValueError) -> str:
+    """A configuration error as one line: a pydantic validation failure as ``field: message;
+    ...`` (what the CLI's ``error:`` line and the app show; pydantic's own text spans several
+    lines), any other ValueError as its message."""
+    if not isinstance(exc, ValidationError):
+        return str(exc)
+
     def message(error) -> str:
         msg = error["msg"].removeprefix("Value error, ")
         return f"{'.'.join(map(str, error['loc']))}: {msg}" if error["loc"] else msg

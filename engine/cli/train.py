@@ -5,7 +5,6 @@ import shlex
 import sys
 from pathlib import Path
 
-from pydantic import ValidationError
 
 from .common import CLIError, _emit, add_fields, config_values
 
@@ -74,10 +73,8 @@ def _train_one(args, given: dict, out: Path, desc: str) -> dict:
     given = dict(given)
     try:
         config = make_config(given.pop("method"), given.pop("preset", None), **given)
-    except ValidationError as exc:
+    except ValueError as exc:  # pydantic's ValidationError included
         raise CLIError(f"invalid training configuration: {problems(exc)}") from None
-    except ValueError as exc:
-        raise CLIError(f"invalid training configuration: {exc}") from None
     out = train(config, out, resume=args.resume, progress=None if args.quiet else _tqdm_progress(desc),
                 command=shlex.join(["python", "-m", "engine", *sys.argv[1:]]))
     meta = read_meta(out)

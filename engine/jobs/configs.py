@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
 
 from ..config import TrainConfig, make_config, problems
 from .store import JobError
@@ -21,10 +20,8 @@ def build_config(method: str, preset: str | None = "quick", **fields: Any) -> Tr
         return config
     except TrainingError as exc:
         raise JobError(str(exc)) from None
-    except ValidationError as exc:
+    except ValueError as exc:  # pydantic's ValidationError included
         raise JobError(f"invalid training configuration: {problems(exc)}") from None
-    except ValueError as exc:
-        raise JobError(f"invalid training configuration: {exc}") from None
 
 
 def _as_config(config: TrainConfig | dict) -> TrainConfig:
